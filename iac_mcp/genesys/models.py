@@ -1,0 +1,308 @@
+"""Pydantic models mirroring the Genesys Cloud IaC API on the wire.
+
+Field names are snake_case with camelCase aliases, exactly as the API spells them.
+The models are liberal in what they accept, because real data is untidy:
+
+* unknown fields are ignored;
+* enum-like fields (`origin`, `type`, `visibility`, job `status`) stay plain strings,
+  compared case-insensitively through the helpers below, and keep their original
+  spelling for display;
+* `sensitive` and `default` arrive as strings (`"false"`, `"25"`) or JSON scalars;
+* `presentation[].schema.properties` is a list of single-key maps, not a JSON Schema;
+* job history arrives as one job, a listing (`{"entities": [...]}`) or a bare array.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+
+class WireModel(BaseModel):
+    """Base for wire models: camelCase aliases, unknown fields ignored."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON object as Genesys sends it (aliases, no unset fields)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def scalar_text(value: Any) -> str | None:
+    """Genesys' string form of a JSON scalar: `true` -> "true", `25` -> "25"."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    raise ValueError(f"expected a string, number or boolean, got {type(value).__name__}")
+
+
+def same(a: str | None, b: str | None) -> bool:
+    """Case-insensitive comparison for the API's enum-like strings."""
+    return (a or "").casefold() == (b or "").casefold()
+
+
+# --- Accelerators -----------------------------------------------------------------
+
+
+class AcceleratorMetadata(WireModel):
+    id: str
+    name: str = ""
+    description: str | None = None
+    origin: str | None = None
+    type: str | None = None
+    classification: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    self_uri: str | None = None
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _null_tags(cls, value: Any) -> Any:
+        return value or []
+
+
+class AcceleratorList(WireModel):
+    entities: list[AcceleratorMetadata] = Field(default_factory=list)
+    page_size: int | None = None
+    page_number: int | None = None
+    total: int | None = None
+    page_count: int | None = None
+    first_uri: str | None = None
+    next_uri: str | None = None
+    previous_uri: str | None = None
+    last_uri: str | None = None
+    self_uri: str | None = None
+
+
+class MetadataProperty(WireModel):
+    """One parameter of an accelerator's form."""
+
+    type: str = "string"
+    displayname: str | None = Field(default=None, validation_alias=AliasChoices("displayname", "displayName"))
+    description: str | None = None
+    sensitive: str | None = None
+    help: str | None = None
+    default: str | None = None
+    enum: list[str] | None = None
+
+    @field_validator("sensitive", "default", mode="before")
+    @classmethod
+    def _scalar(cls, value: Any) -> str | None:
+        return scalar_text(value)
+
+    @field_validator("enum", mode="before")
+    @classmethod
+    def _enum_scalars(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [scalar_text(v) for v in value]
+        return value
+
+    @property
+    def is_sensitive(self) -> bool:
+        return same(self.sensitive, "true")
+
+
+class MetadataSchema(WireModel):
+    title: str | None = None
+    description: str | None = None
+    type: str | None = None
+    properties: list[dict[str, MetadataProperty]] = Field(default_factory=list)
+    required: list[str] = Field(default_factory=list)
+
+    @field_validator("properties", mode="before")
+    @classmethod
+    def _single_key_maps(cls, value: Any) -> Any:
+        """Accept the wire's list of single-key maps, or a JSON-Schema-style object."""
+        if isinstance(value, dict):
+            return [{name: prop} for name, prop in value.items()]
+        return value or []
+
+    @field_validator("required", mode="before")
+    @classmethod
+    def _null_required(cls, value: Any) -> Any:
+        return value or []
+
+    def named_properties(self) -> list[tuple[str, MetadataProperty]]:
+        """The properties in form order as (name, property) pairs."""
+        return [(name, prop) for entry in self.properties for name, prop in entry.items()]
+
+
+class MetadataPresentation(WireModel):
+    """One page of the parameter form. Older specs list `fields` instead of a `schema`."""
+
+    title: str | None = None
+    description: str | None = None
+    schema_: MetadataSchema | None = Field(default=None, alias="schema")
+    fields: list[str] | None = None
+
+
+class Documentation(WireModel):
+    description: str | None = None
+    location: str | None = None
+
+
+class ResultEntity(WireModel):
+    type: str | None = None
+    description: str | None = None
+    visibility: str | None = None
+
+
+class AcceleratorResults(WireModel):
+    entities: list[ResultEntity] = Field(default_factory=list)
+
+
+class AcceleratorSpecification(AcceleratorMetadata):
+    permissions: list[str] = Field(default_factory=list)
+    products: list[str] = Field(default_factory=list)
+    documentation: list[Documentation] = Field(default_factory=list)
+    presentation: list[MetadataPresentation] = Field(default_factory=list)
+    results: AcceleratorResults | None = None
+
+    @field_validator("permissions", "products", "documentation", "presentation", mode="before")
+    @classmethod
+    def _null_lists(cls, value: Any) -> Any:
+        return value or []
+
+
+# --- Jobs -------------------------------------------------------------------------
+
+
+class JobParameter(WireModel):
+    name: str
+    value: str
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _scalar(cls, value: Any) -> str | None:
+        return scalar_text(value)
+
+
+class AcceleratorInput(WireModel):
+    """The body of `POST /jobs`."""
+
+    accelerator_id: str
+    dry_run: bool = False
+    parameters: list[JobParameter] = Field(default_factory=list)
+
+
+class DomainEntityRef(WireModel):
+    id: str | None = None
+    name: str | None = None
+    self_uri: str | None = None
+
+
+class ErrorInfo(WireModel):
+    message: str | None = None
+    code: str | None = None
+
+
+RUNNING_STATUSES = ("Created", "Queued", "Running")
+TERMINAL_STATUSES = (
+    "Complete",
+    "Failed",
+    "Incomplete",
+    "InternalError",
+    "RollbackComplete",
+    "RollbackFailed",
+)
+HISTORY_STATUS_FILTERS = ("Created", "Queued", "Running", "Complete", "Failed", "Incomplete")
+
+
+def is_terminal(status: str | None) -> bool:
+    """Whether a job status is final. Unknown statuses count as still running."""
+    return any(same(status, s) for s in TERMINAL_STATUSES)
+
+
+class InfrastructureascodeJob(WireModel):
+    id: str
+    dry_run: bool | None = None
+    accelerator_id: str | None = None
+    date_submitted: str | None = None
+    submitted_by: DomainEntityRef | None = None
+    status: str | None = None
+    error_info: ErrorInfo | None = None
+    results: str | None = None
+    rollback_results: str | None = None
+    self_uri: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return is_terminal(self.status)
+
+
+def parse_job_history(payload: Any) -> list[InfrastructureascodeJob]:
+    """Jobs from any of the three shapes the history endpoint may answer with."""
+    if payload is None:
+        return []
+    if isinstance(payload, list):
+        items = payload
+    elif isinstance(payload, dict) and isinstance(payload.get("entities"), list):
+        items = payload["entities"]
+    elif isinstance(payload, dict) and payload.get("id"):
+        items = [payload]
+    elif isinstance(payload, dict):
+        items = []
+    else:
+        raise ValueError(f"unexpected job history payload of type {type(payload).__name__}")
+    return [InfrastructureascodeJob.model_validate(item) for item in items]
+
+
+# --- Errors -----------------------------------------------------------------------
+
+
+class ErrorDetail(WireModel):
+    error_code: str | None = None
+    field_name: str | None = None
+    entity_id: str | None = None
+    entity_name: str | None = None
+
+
+class LimitInfo(WireModel):
+    key: str | None = None
+    namespace: str | None = None
+    value: int | None = None
+
+
+class ErrorBody(WireModel):
+    """Genesys' error body, shared by every endpoint."""
+
+    message: str | None = None
+    code: str | None = None
+    status: int | None = None
+    message_with_params: str | None = None
+    message_params: dict[str, str] | None = None
+    context_id: str | None = None
+    details: list[ErrorDetail] = Field(default_factory=list)
+    errors: list[ErrorBody] = Field(default_factory=list)
+    entity_id: str | None = None
+    entity_name: str | None = None
+    limit: LimitInfo | None = None
+
+    @field_validator("details", "errors", mode="before")
+    @classmethod
+    def _null_lists(cls, value: Any) -> Any:
+        return value or []
+
+    @field_validator("message_params", mode="before")
+    @classmethod
+    def _param_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): scalar_text(v) if not isinstance(v, (dict, list)) else json.dumps(v) for k, v in value.items()}
+        return value
+
+
+class TokenResponse(BaseModel):
+    """The OAuth token answer (snake_case on the wire)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = 86400
