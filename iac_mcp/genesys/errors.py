@@ -9,7 +9,13 @@ words, never from request headers or bodies.
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+import httpx
+from pydantic import ValidationError
 
 from iac_mcp.genesys.models import ErrorBody
 
@@ -41,6 +47,13 @@ class TransportError(GenesysError):
     def __init__(self, message: str, *, maybe_processed: bool) -> None:
         self.maybe_processed = maybe_processed
         super().__init__(message)
+
+
+class UnexpectedResponseError(GenesysError):
+    """Genesys answered 2xx with a body that is not what the API documents.
+
+    For a job submission the job was probably created.
+    """
 
 
 class AuthenticationError(GenesysError):
@@ -77,6 +90,7 @@ class ApiError(GenesysError):
         retry_after: float | None = None,
         method: str = "",
         path: str = "",
+        hint: str | None = None,
     ) -> None:
         self.status = status
         self.body = body or ErrorBody()
@@ -85,6 +99,7 @@ class ApiError(GenesysError):
         self.retry_after = retry_after
         self.method = method
         self.path = path
+        self.hint = hint
         raw = self.body.message_with_params or self.body.message or f"HTTP {status}"
         self.message = fill_message_params(raw, self.body.message_params)
         super().__init__(self._describe())
@@ -114,6 +129,8 @@ class ApiError(GenesysError):
         if self.method and self.path:
             parts[0] += f" to {self.method} {self.path}"
         parts.append(self.message)
+        if self.hint:
+            parts.append(self.hint)
         if self.correlation_id:
             parts.append(f"correlation id {self.correlation_id}")
         if self.retry_after is not None:
@@ -149,6 +166,7 @@ class ServerError(ApiError):
 
 
 def api_error_class(status: int) -> type[ApiError]:
+    """The exception type for an error status."""
     return {
         400: BadRequestError,
         401: UnauthorizedError,
@@ -156,3 +174,54 @@ def api_error_class(status: int) -> type[ApiError]:
         404: NotFoundError,
         429: RateLimitedError,
     }.get(status, ServerError if status >= 500 else ApiError)
+
+
+CORRELATION_HEADER = "ININ-Correlation-Id"
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """`Retry-After` in seconds: Genesys sends delta-seconds, HTTP also allows a date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def parse_error_body(response: httpx.Response) -> ErrorBody | None:
+    """The Genesys error body, or None when the answer is not one (HTML from a proxy...)."""
+    try:
+        payload = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    try:
+        return ErrorBody.model_validate(payload)
+    except ValidationError:
+        return None
+
+
+def error_from_response(response: httpx.Response, *, hint: str | None = None) -> ApiError:
+    """The typed error for a non-2xx answer.
+
+    Only the method and the URL path are kept: query values are never part of an error.
+    """
+    body = parse_error_body(response) or ErrorBody(message=response.reason_phrase or None)
+    return api_error_class(response.status_code)(
+        response.status_code,
+        body,
+        correlation_id=response.headers.get(CORRELATION_HEADER),
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        method=response.request.method,
+        path=response.request.url.path,
+        hint=hint,
+    )

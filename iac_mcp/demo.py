@@ -1,0 +1,162 @@
+"""`iac-mcp demo`: a scripted agent drives the real server over stdio against the sandbox.
+
+Nothing is faked between the client and the server: the demo spawns `iac-mcp serve
+--sandbox` as a subprocess, connects mcp's own client over stdio and makes the calls an
+assistant would, printing each request and the server's text answer.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import time
+from typing import Any
+
+import anyio
+from mcp import Client, StdioServerParameters
+from mcp.client.context import ClientRequestContext
+from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
+
+GOAL = "Set up a support queue for our premium customers"
+SEARCH = "queue"
+
+
+def example_arguments(schema: dict[str, Any], *, include_optional: bool = False) -> dict[str, Any]:
+    """Values an agent would fill in from a describe-accelerator JSON Schema.
+
+    Enums take their first allowed value, defaults are kept, and other values are
+    plausible placeholders of the right type.
+    """
+    values: dict[str, Any] = {}
+    required = set(schema.get("required", []))
+    for name, prop in schema.get("properties", {}).items():
+        if name not in required and not include_optional:
+            continue
+        if "enum" in prop:
+            values[name] = prop["enum"][0]
+        elif "default" in prop:
+            values[name] = prop["default"]
+        else:
+            values[name] = {"boolean": True, "integer": 30, "number": 0.8}.get(prop.get("type", "string"), f"premium-{name.replace('_', '-')}")
+    return values
+
+
+def mistaken_arguments(schema: dict[str, Any], good: dict[str, Any]) -> dict[str, Any]:
+    """The good values with the kind of mistakes an agent makes: a gap, a wrong type, a typo."""
+    wrong = dict(good)
+    props = schema.get("properties", {})
+    required = [n for n in schema.get("required", []) if n in wrong]
+    if required:
+        del wrong[required[0]]
+    for name, prop in props.items():
+        if prop.get("type") in ("integer", "number", "boolean"):
+            wrong[name] = "lots"
+            break
+    for name, prop in props.items():
+        if "enum" in prop:
+            wrong[name] = str(prop["enum"][0]).upper() + "!"
+            break
+    wrong["queue_colour"] = "gold"
+    return wrong
+
+
+class Transcript:
+    def __init__(self) -> None:
+        self.step = 0
+        self.started = time.perf_counter()
+
+    def heading(self, title: str) -> None:
+        self.step += 1
+        print(f"\n━━ {self.step}. {title} " + "━" * max(0, 60 - len(title)))
+
+    def user(self, text: str) -> None:
+        print(f"👤 user   │ {text}")
+
+    def agent(self, text: str) -> None:
+        print(f"🤖 agent  │ {text}")
+
+    def call(self, tool: str, arguments: dict[str, Any]) -> None:
+        shown = json.dumps(arguments)
+        print(f"🤖 agent  → {tool} {shown if len(shown) < 300 else shown[:297] + '...'}")
+
+    def result(self, result: CallToolResult, *, max_lines: int = 30) -> None:
+        text = "\n".join(c.text for c in result.content if c.type == "text")
+        lines = text.splitlines()
+        if len(lines) > max_lines:
+            lines = lines[:max_lines] + [f"... ({len(lines) - max_lines} more lines)"]
+        marker = "✗ error" if result.is_error else "server "
+        for i, line in enumerate(lines):
+            print(f"🛠  {marker if i == 0 else '       '} │ {textwrap.shorten(line, 160) if len(line) > 160 else line}")
+
+
+async def _drive(job_duration: float) -> None:
+    out = Transcript()
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "iac_mcp", "serve", "--sandbox", "--job-duration", str(job_duration), "--log-level", "WARNING"],
+    )
+
+    async def confirm(_: ClientRequestContext, request: ElicitRequestParams) -> ElicitResult:
+        print("❓ client │ " + request.message.replace("\n", "\n           │ "))
+        out.user("Yes, apply it.")
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        print(f"⏳ progress│ {message} ({value:g}/{total:g})")
+
+    async with Client(params, elicitation_callback=confirm) as client:
+        tools = await client.list_tools()
+        print(f"Connected over stdio to the iac-mcp server on the embedded sandbox (protocol {client.protocol_version}).")
+        print("Tools: " + ", ".join(t.name for t in tools.tools))
+
+        async def call(tool: str, arguments: dict[str, Any]) -> CallToolResult:
+            out.call(tool, arguments)
+            result = await client.call_tool(tool, arguments, progress_callback=progress)
+            out.result(result)
+            return result
+
+        out.heading("Discover")
+        out.user(GOAL)
+        found = await call("list-accelerators", {"name": SEARCH, "page_size": 5})
+        chosen = found.structured_content["accelerators"][0]
+        out.agent(f"{chosen['name']} fits. Let me see what it needs.")
+
+        out.heading("Describe")
+        described = await call("describe-accelerator", {"accelerator_id": chosen["id"]})
+        schema = described.structured_content["parameters_schema"]
+        good = example_arguments(schema, include_optional=True)
+
+        out.heading("A first attempt, with mistakes")
+        await call("submit-job", {"accelerator_id": chosen["id"], "parameters": mistaken_arguments(schema, good)})
+        out.agent("Every problem is listed at once; fixing them all.")
+
+        out.heading("Dry run")
+        planned = await call("submit-job", {"accelerator_id": chosen["id"], "parameters": good, "dry_run": True})
+        plan_job = planned.structured_content["job"]["id"]
+        plan_token = planned.structured_content["plan_token"]
+        plan = await call("get-job", {"job_id": plan_job, "wait_seconds": 30})
+        terraform = plan.structured_content.get("terraform") or {}
+        out.agent(
+            f"The plan would create {terraform.get('to_add', '?')} resource(s) and change or destroy nothing. "
+            "Shall I apply it?"
+        )
+        out.user("Go ahead.")
+
+        out.heading("Apply, with consent")
+        applied = await call(
+            "submit-job", {"accelerator_id": chosen["id"], "parameters": good, "dry_run": False, "plan_token": plan_token}
+        )
+        done = await call("get-job", {"job_id": applied.structured_content["job"]["id"], "wait_seconds": 30})
+
+        out.heading("Report")
+        view = done.structured_content
+        outputs = (view.get("terraform") or {}).get("outputs") or {}
+        made = ", ".join(f"{k} = {v}" for k, v in outputs.items()) or "the planned resources"
+        out.agent(f"Done: {view['outcome']}. Created {made}.")
+        print(f"\nTranscript complete in {time.perf_counter() - out.started:.1f} s.")
+
+
+def run_demo(*, job_duration: float = 2.0) -> int:
+    anyio.run(_drive, job_duration)
+    return 0

@@ -1,0 +1,139 @@
+"""Bounded, jittered retries, and the one rule that matters most: a job submission that may
+have reached Genesys is never sent again.
+
+The official Python SDK resends a POST after a dropped connection, which can create a job
+twice. Here a request is only resent when it is known not to have been processed: a
+transport error raised while *connecting* (the request never left), or a 429 answer
+(Genesys says it did not process it). Reads are also resent after 502/503/504 and any
+transport error, because resending them is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import anyio
+import httpx
+
+from iac_mcp.genesys.errors import CORRELATION_HEADER, TransportError, parse_retry_after
+
+logger = logging.getLogger("iac_mcp.genesys")
+
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+"""Answers worth another try. Only 429 is retried for a job submission."""
+
+_NEVER_SENT: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Transport errors raised before a single byte of the request was written."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. The total time spent sleeping never exceeds `max_total_wait`.
+
+    `jitter` is the fraction of each backoff delay that may be taken off at random, so that
+    clients throttled together do not come back together. `sleep` is injectable so tests
+    need not wait.
+    """
+
+    max_attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_total_wait: float = 30.0
+    jitter: float = 0.5
+    sleep: Callable[[float], Awaitable[object]] = field(default=anyio.sleep, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if min(self.base_delay, self.max_delay, self.max_total_wait) < 0 or not 0 <= self.jitter <= 1:
+            raise ValueError("delays must be non-negative and jitter within [0, 1]")
+
+    def backoff(self, retry: int) -> float:
+        """The delay before the `retry`-th resend (1-based): exponential, capped, jittered."""
+        delay = min(self.max_delay, self.base_delay * 2 ** (retry - 1))
+        return delay * (1 - self.jitter * random.random())
+
+    def next_delay(self, attempt: int, waited: float, retry_after: float | None) -> float | None:
+        """How long to sleep before attempt `attempt + 1`, or None to give up now.
+
+        A `Retry-After` longer than the wait still allowed means giving up at once: the
+        caller is better served by an immediate error that says how long to wait.
+        """
+        remaining = self.max_total_wait - waited
+        if attempt >= self.max_attempts:
+            return None
+        if retry_after is not None:
+            return retry_after if retry_after <= remaining else None
+        if remaining <= 0:
+            return None
+        return min(self.backoff(attempt), remaining)
+
+
+async def send(
+    http: httpx.AsyncClient,
+    build: Callable[[], Awaitable[httpx.Request]],
+    policy: RetryPolicy,
+    *,
+    resendable: bool,
+) -> httpx.Response:
+    """Send the request `build` makes (anew for each attempt), retrying what is safe to retry.
+
+    `resendable` says whether the request may be repeated after it reached the server.
+    Returns the last HTTP answer, whatever its status; raises `TransportError` when there
+    is none.
+    """
+    attempt, waited = 0, 0.0
+    while True:
+        attempt += 1
+        request = await build()
+        method, path = request.method, request.url.path
+        started = time.perf_counter()
+        try:
+            response = await http.send(request)
+        except httpx.TransportError as exc:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            reached = not isinstance(exc, _NEVER_SENT)
+            logger.info(
+                "%s %s failed: %s (attempt %d, %.0f ms)", method, path, type(exc).__name__, attempt, elapsed_ms
+            )
+            if reached and not resendable:
+                raise TransportError(
+                    f"{method} {path} failed after the request may have reached Genesys ({_describe(exc)}). "
+                    "It was not resent: check whether it was processed before trying again.",
+                    maybe_processed=True,
+                ) from exc
+            delay = policy.next_delay(attempt, waited, None)
+            if delay is None:
+                raise TransportError(
+                    f"{method} {path} failed after {attempt} attempt(s): {_describe(exc)}.",
+                    maybe_processed=False,
+                ) from exc
+        else:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            status = response.status_code
+            logger.debug(
+                "%s %s -> %d (attempt %d, %.0f ms, correlation id %s)",
+                method,
+                path,
+                status,
+                attempt,
+                elapsed_ms,
+                response.headers.get(CORRELATION_HEADER),
+            )
+            if status not in RETRYABLE_STATUSES or (status != 429 and not resendable):
+                return response
+            delay = policy.next_delay(attempt, waited, parse_retry_after(response.headers.get("Retry-After")))
+            if delay is None:
+                return response
+        logger.info("%s %s: retrying in %.2f s (attempt %d of %d)", method, path, delay, attempt + 1, policy.max_attempts)
+        await policy.sleep(delay)
+        waited += delay
+
+
+def _describe(exc: httpx.TransportError) -> str:
+    detail = str(exc)
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

@@ -1,0 +1,156 @@
+"""What an agent sees of accelerators: lean listing entries and a fill-in-ready description."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from iac_mcp.genesys.models import AcceleratorList, AcceleratorMetadata, AcceleratorSpecification
+from iac_mcp.logic.forms import Parameter, ParameterForm, form_from_spec, json_schema
+from iac_mcp.logic.text import first_sentences
+
+
+class AcceleratorEntry(BaseModel):
+    """One accelerator in a listing: enough to choose, nothing to scroll past."""
+
+    id: str
+    name: str
+    type: str | None = None
+    origin: str | None = None
+    classification: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    description: str = Field(default="", description="The first sentence or two.")
+
+
+class AcceleratorPage(BaseModel):
+    """A page of the accelerator catalogue."""
+
+    accelerators: list[AcceleratorEntry]
+    total: int = Field(description="Accelerators matching the filters, across all pages.")
+    page_number: int
+    page_size: int
+    page_count: int
+    has_next_page: bool
+
+
+def entry(meta: AcceleratorMetadata) -> AcceleratorEntry:
+    return AcceleratorEntry(
+        id=meta.id,
+        name=meta.name,
+        type=meta.type,
+        origin=meta.origin,
+        classification=meta.classification,
+        tags=meta.tags,
+        description=first_sentences(meta.description),
+    )
+
+
+def accelerator_page(listing: AcceleratorList, *, page_number: int, page_size: int) -> AcceleratorPage:
+    """The lean page, with paging derived from the listing (falling back to what was asked)."""
+    number = listing.page_number or page_number
+    size = listing.page_size or page_size
+    total = listing.total if listing.total is not None else len(listing.entities)
+    count = listing.page_count if listing.page_count is not None else max(1, -(-total // max(size, 1)))
+    return AcceleratorPage(
+        accelerators=[entry(m) for m in listing.entities],
+        total=total,
+        page_number=number,
+        page_size=size,
+        page_count=count,
+        has_next_page=bool(listing.next_uri) or number < count,
+    )
+
+
+def render_page(page: AcceleratorPage) -> str:
+    if not page.accelerators:
+        return "No accelerators match these filters. Try fewer or broader filters."
+    lines = [
+        f"{page.total} accelerator(s) match; page {page.page_number} of {page.page_count}"
+        + (" (more on the next page)." if page.has_next_page else ".")
+    ]
+    for a in page.accelerators:
+        kind = "/".join(x for x in (a.origin, a.type) if x)
+        lines.append(f"- {a.name} [{kind}] id={a.id}" + (f": {a.description}" if a.description else ""))
+    lines.append("Next: describe-accelerator with the id of the one that fits.")
+    return "\n".join(lines)
+
+
+class DocumentationLink(BaseModel):
+    description: str | None = None
+    url: str | None = None
+
+
+class CreatedResource(BaseModel):
+    type: str | None = None
+    description: str | None = None
+
+
+class AcceleratorDescription(BaseModel):
+    """Everything needed to fill in an accelerator's parameters and judge its impact."""
+
+    id: str
+    name: str
+    description: str | None = None
+    type: str | None = None
+    origin: str | None = None
+    classification: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    parameters: list[Parameter] = Field(description="Every parameter across all form pages, in form order.")
+    parameters_schema: dict[str, Any] = Field(
+        description="JSON Schema of the `parameters` object submit-job accepts for this accelerator."
+    )
+    permissions: list[str] = Field(default_factory=list, description="Genesys permissions needed to install it.")
+    products: list[str] = Field(default_factory=list, description="Genesys products it needs.")
+    documentation: list[DocumentationLink] = Field(default_factory=list)
+    creates: list[CreatedResource] = Field(default_factory=list, description="Resources a run creates.")
+
+
+def describe(spec: AcceleratorSpecification, form: ParameterForm | None = None) -> AcceleratorDescription:
+    form = form or form_from_spec(spec)
+    return AcceleratorDescription(
+        id=spec.id,
+        name=spec.name,
+        description=spec.description,
+        type=spec.type,
+        origin=spec.origin,
+        classification=spec.classification,
+        tags=spec.tags,
+        parameters=form.parameters,
+        parameters_schema=json_schema(form),
+        permissions=spec.permissions,
+        products=spec.products,
+        documentation=[DocumentationLink(description=d.description, url=d.location) for d in spec.documentation],
+        creates=[
+            CreatedResource(type=e.type, description=e.description) for e in (spec.results.entities if spec.results else [])
+        ],
+    )
+
+
+def _parameter_line(p: Parameter) -> str:
+    facts = [p.type, "required" if p.required else "optional"]
+    if p.default is not None:
+        facts.append(f"default {p.default!r}")
+    if p.allowed_values:
+        facts.append("one of " + ", ".join(p.allowed_values))
+    if p.sensitive:
+        facts.append("sensitive")
+    label = f" ({p.display_name})" if p.display_name else ""
+    about = f": {first_sentences(p.description, sentences=1)}" if p.description else ""
+    return f"- {p.name}{label} [{'; '.join(facts)}]{about}"
+
+
+def render_description(d: AcceleratorDescription) -> str:
+    lines = [f"{d.name} ({'/'.join(x for x in (d.origin, d.type) if x)}) id={d.id}"]
+    if d.description:
+        lines.append(first_sentences(d.description, max_chars=400, sentences=3))
+    lines.append(f"Parameters ({len(d.parameters)}):")
+    lines.extend(_parameter_line(p) for p in d.parameters)
+    if d.creates:
+        lines.append("Creates: " + ", ".join(c.type or "?" for c in d.creates))
+    if d.permissions:
+        lines.append("Needs permissions: " + ", ".join(d.permissions))
+    if d.products:
+        lines.append("Needs products: " + ", ".join(d.products))
+    lines.append("Next: submit-job with these parameters and dry_run=true to see the plan.")
+    return "\n".join(lines)

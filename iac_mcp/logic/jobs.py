@@ -1,0 +1,166 @@
+"""What an agent sees of jobs: status in plain words, bounded and masked output, next steps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+from pydantic import BaseModel, Field
+
+from iac_mcp.genesys.models import InfrastructureascodeJob, same
+from iac_mcp.logic.redaction import mask_assignments, mask_values
+from iac_mcp.logic.terraform import TerraformSummary, parse_terraform_output, strip_ansi
+from iac_mcp.logic.text import BoundedText, bound_text
+
+RESULTS_LIMIT = 6000
+"""Characters of Terraform output shown to an agent (head and tail kept)."""
+
+_OUTCOMES = {
+    "created": "submitted, waiting to be queued",
+    "queued": "queued, waiting for a runner",
+    "running": "running",
+    "complete": "completed successfully",
+    "failed": "failed",
+    "incomplete": "ended incomplete: some resources may have been created, others not",
+    "internalerror": "stopped by an internal error at Genesys",
+    "rollbackcomplete": "failed, then rolled back: nothing was left behind",
+    "rollbackfailed": "failed, and the rollback failed too: manual clean-up is needed",
+}
+
+
+class JobView(BaseModel):
+    """One job as an agent should report it."""
+
+    id: str
+    accelerator_id: str | None = None
+    dry_run: bool | None = None
+    status: str | None = Field(default=None, description="Genesys' status, as sent.")
+    terminal: bool = Field(description="True when the status will not change any more.")
+    succeeded: bool = Field(description="True only for a job that completed successfully.")
+    outcome: str = Field(description="The status in plain words.")
+    submitted_at: str | None = None
+    submitted_by: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    terraform: TerraformSummary | None = Field(default=None, description="Counts, resources, outputs and errors parsed from the results.")
+    results: BoundedText | None = Field(default=None, description="Terraform output, cut to a readable size.")
+    rollback_results: BoundedText | None = None
+    poll_after_seconds: float | None = Field(default=None, description="When still running: wait this long before asking again.")
+    next_step: str
+
+
+def outcome(status: str | None, *, dry_run: bool | None) -> str:
+    key = (status or "").casefold()
+    if key == "complete":
+        return "plan completed successfully" if dry_run else "applied successfully"
+    return _OUTCOMES.get(key, f"in an unrecognised state {status!r}, treated as still running")
+
+
+def poll_after(job: InfrastructureascodeJob, *, now: datetime | None = None) -> float:
+    """Seconds to wait before polling a running job: short at first, longer as it ages."""
+    now = now or datetime.now(timezone.utc)
+    try:
+        submitted = datetime.fromisoformat((job.date_submitted or "").replace("Z", "+00:00"))
+        age = max(0.0, (now - submitted).total_seconds())
+    except ValueError:
+        age = 0.0
+    return round(min(30.0, max(2.0, age / 4)), 1)
+
+
+def next_step(job: InfrastructureascodeJob) -> str:
+    status = (job.status or "").casefold()
+    if not job.is_terminal:
+        return f"Call get-job with job_id={job.id} (wait_seconds up to 55) until it is terminal."
+    if status == "complete" and job.dry_run:
+        return (
+            "Show the user the plan, get their explicit consent, then call submit-job with the same "
+            "parameters, dry_run=false and this plan's plan_token."
+        )
+    if status == "complete":
+        return "Report what was created to the user, in plain words."
+    if same(status, "RollbackFailed"):
+        return "Tell the user manual clean-up is needed: show what the rollback reported and the error."
+    return "Explain the error to the user; fix the cause (parameters, permissions, existing resources) and dry-run again."
+
+
+def mask_job_text(text: str, *, secrets: Iterable[str], sensitive_names: Iterable[str]) -> str:
+    """Job output with ANSI colour removed and sensitive values masked."""
+    return mask_values(mask_assignments(strip_ansi(text), sensitive_names), secrets)
+
+
+def job_view(
+    job: InfrastructureascodeJob,
+    *,
+    secrets: Iterable[str] = (),
+    sensitive_names: Iterable[str] = (),
+    limit: int = RESULTS_LIMIT,
+    now: datetime | None = None,
+) -> JobView:
+    """The agent's view of a job; sensitive values are masked everywhere text appears."""
+    secrets = tuple(secrets)
+    names = tuple(sensitive_names)
+
+    def clean(text: str | None) -> str | None:
+        return None if text is None else mask_job_text(text, secrets=secrets, sensitive_names=names)
+
+    results = clean(job.results)
+    rollback = clean(job.rollback_results)
+    return JobView(
+        id=job.id,
+        accelerator_id=job.accelerator_id,
+        dry_run=job.dry_run,
+        status=job.status,
+        terminal=job.is_terminal,
+        succeeded=same(job.status, "Complete"),
+        outcome=outcome(job.status, dry_run=job.dry_run),
+        submitted_at=job.date_submitted,
+        submitted_by=job.submitted_by.id if job.submitted_by else None,
+        error_code=job.error_info.code if job.error_info else None,
+        error_message=clean(job.error_info.message) if job.error_info else None,
+        terraform=parse_terraform_output(results) if results else None,
+        results=bound_text(results, limit) if results is not None else None,
+        rollback_results=bound_text(rollback, limit) if rollback is not None else None,
+        poll_after_seconds=None if job.is_terminal else poll_after(job, now=now),
+        next_step=next_step(job),
+    )
+
+
+def render_job(view: JobView) -> str:
+    kind = "Dry run" if view.dry_run else "Run"
+    lines = [f"{kind} {view.id} of accelerator {view.accelerator_id}: {view.outcome} (status {view.status})."]
+    if view.error_code or view.error_message:
+        lines.append(f"Error {view.error_code or ''}: {view.error_message or ''}".strip())
+    tf = view.terraform
+    if tf and tf.complete:
+        lines.append(f"Terraform: {tf.to_add} to add, {tf.to_change} to change, {tf.to_destroy} to destroy.")
+    if tf and tf.resources:
+        lines.append("Resources: " + ", ".join(f"{r.address} ({r.action})" for r in tf.resources[:20]))
+    if tf and tf.outputs:
+        lines.append("Outputs: " + ", ".join(f"{k} = {v}" for k, v in list(tf.outputs.items())[:20]))
+    if tf and tf.errors:
+        lines.extend(f"Terraform error: {e.summary}" for e in tf.errors[:5])
+    if view.rollback_results is not None:
+        lines.append("Rollback output:\n" + view.rollback_results.text)
+    if view.poll_after_seconds is not None:
+        lines.append(f"Still running: poll again in about {view.poll_after_seconds:g} s.")
+    lines.append("Next: " + view.next_step)
+    return "\n".join(lines)
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+    count: int
+
+
+def render_job_list(jobs: list[JobView]) -> str:
+    if not jobs:
+        return "No jobs match these filters."
+    lines = [f"{len(jobs)} job(s), newest first unless sorted otherwise:"]
+    for j in jobs:
+        kind = "dry run" if j.dry_run else "run"
+        lines.append(
+            f"- {j.id} {kind} of {j.accelerator_id} at {j.submitted_at or '?'}: {j.outcome}"
+            + (f" ({j.error_code})" if j.error_code else "")
+        )
+    lines.append("Next: get-job with a job_id for details.")
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""Running the sandbox: in a background thread for tests and benchmarks, or from the CLI.
+
+`running_sandbox` binds its own socket on 127.0.0.1 port 0, so the port is known before
+uvicorn starts and parallel test runs never collide. Logs go to stderr and never carry
+the client secret or tokens (uvicorn's access log is off: it would print query strings
+only, but there is nothing to gain from it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+
+from iac_mcp.sandbox.app import create_app
+from iac_mcp.sandbox.settings import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxSettings
+
+logger = logging.getLogger("iac_mcp.sandbox")
+HOST = "127.0.0.1"
+
+
+@contextmanager
+def running_sandbox(settings: SandboxSettings | None = None, *, app: Starlette | None = None) -> Iterator[str]:
+    """Serve `app` (or a new sandbox from `settings`) on a free port; yield its base URL.
+
+    Pass `app` to keep a handle on `app.state.sandbox` while it serves.
+    """
+    served = app if app is not None else create_app(settings)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(served, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{port}", daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the sandbox server failed to start")
+            thread.join(0.005)
+        yield f"http://{HOST}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="iac-mcp sandbox",
+        description="Run the embedded Genesys Cloud IaC API sandbox (OAuth login and the five IaC routes).",
+    )
+    p.add_argument("--host", default=HOST, help="interface to listen on (default %(default)s)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default %(default)s)")
+    p.add_argument("--catalog", type=Path, action="append", default=[], metavar="DIR",
+                   help="directory of accelerator *.json specs to add (repeatable)")
+    p.add_argument("--client-id", default=DEFAULT_CLIENT_ID, help="OAuth client id (default %(default)s)")
+    p.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET,
+                   help="OAuth client secret (default: the documented sandbox secret)")
+    p.add_argument("--job-duration", type=float, default=3.0, metavar="SECONDS",
+                   help="simulated seconds from Created to a terminal status (default %(default)s)")
+    p.add_argument("--token-lifetime", type=float, default=86400, metavar="S",
+                   help="token lifetime in seconds (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed for job ids and random faults (default %(default)s)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point (`iac-mcp sandbox ...`); blocks until interrupted."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    settings = SandboxSettings(
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        token_lifetime=args.token_lifetime,
+        job_duration=args.job_duration,
+        catalog_dirs=list(args.catalog),
+        seed=args.seed,
+    )
+    app = create_app(settings)
+    logger.info(
+        "sandbox on http://%s:%d: %d accelerators, client id %r",
+        args.host, args.port, len(app.state.sandbox.catalog), settings.client_id,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    return 0

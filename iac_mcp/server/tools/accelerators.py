@@ -1,0 +1,107 @@
+"""Catalogue tools: list-accelerators and describe-accelerator."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from iac_mcp.genesys.errors import GenesysError
+from iac_mcp.logic.accelerators import (
+    AcceleratorDescription,
+    AcceleratorPage,
+    accelerator_page,
+    describe,
+    render_description,
+    render_page,
+)
+from iac_mcp.server.errors import describe_error
+from iac_mcp.server.tools.common import ACCELERATOR_ID, READ_ONLY, server_state, structured
+
+LANGUAGES = Literal[
+    "ar", "cs", "da", "de", "en-US", "es", "fi", "fr", "it", "iw", "ko", "ja",
+    "nl", "no", "pl", "pt-BR", "pt-PT", "sv", "th", "tr", "zh-CN", "zh-TW",
+]  # fmt: skip
+
+LIST_ACCELERATORS = """\
+Search the Genesys Cloud catalogue of infrastructure-as-code accelerators (CX as Code \
+Terraform modules, accelerators and blueprints). Call this first to find what can be \
+deployed; filter by words of the name or description, origin, type, classification or tags. \
+Returns lean entries (id, name, type, origin, classification, tags, a short description) and \
+paging. Next: describe-accelerator with the chosen id."""
+
+
+async def list_accelerators(
+    ctx: Context,
+    name: Annotated[str | None, Field(description="Words the name must contain (case-insensitive).", max_length=200)] = None,
+    description: Annotated[str | None, Field(description="Words the description must contain.", max_length=200)] = None,
+    origin: Annotated[Literal["genesys", "partner", "community"] | None, Field(description="Who published it.")] = None,
+    type: Annotated[Literal["module", "accelerator", "blueprint"] | None, Field(description="What kind it is.")] = None,
+    classification: Annotated[str | None, Field(description="Classification, e.g. Routing.", max_length=200)] = None,
+    tags: Annotated[list[str] | None, Field(description="Match accelerators having any of these tags.", max_length=20)] = None,
+    sort_by: Annotated[Literal["name", "id", "type", "origin", "classification"] | None, Field(description="Field to sort by.")] = None,
+    sort_order: Annotated[Literal["asc", "desc"] | None, Field(description="Sort direction.")] = None,
+    page_number: Annotated[int, Field(ge=1, le=10_000, description="Page to return, from 1.")] = 1,
+    page_size: Annotated[int, Field(ge=1, le=100, description="Entries per page.")] = 25,
+) -> Annotated[CallToolResult, AcceleratorPage]:
+    state = server_state(ctx)
+    try:
+        listing = await state.client.list_accelerators(
+            name=name,
+            description=description,
+            origin=origin,
+            type=type,
+            classification=classification,
+            tags=tags,
+            sort_by=sort_by,
+            sort_order=sort_order,
+            page_number=page_number,
+            page_size=page_size,
+        )
+    except GenesysError as error:
+        raise ToolError(describe_error("list accelerators", error)) from error
+    page = accelerator_page(listing, page_number=page_number, page_size=page_size)
+    return structured(page, render_page(page))
+
+
+DESCRIBE_ACCELERATOR = """\
+Explain one accelerator so its parameters can be filled in correctly: every parameter \
+across all form pages (name, label, type, required, default, allowed values, sensitive, help \
+link), a JSON Schema of the `parameters` object submit-job accepts, the permissions and \
+products it needs, documentation links and the resources it creates. Call it before \
+submit-job; ask the user for values you cannot infer. Next: submit-job with dry_run=true."""
+
+
+async def describe_accelerator(
+    ctx: Context,
+    accelerator_id: ACCELERATOR_ID,
+    preferred_language: Annotated[LANGUAGES | None, Field(description="Language of the texts; default en-US.")] = None,
+) -> Annotated[CallToolResult, AcceleratorDescription]:
+    state = server_state(ctx)
+    try:
+        spec = await state.specs.get(state.client, accelerator_id, preferred_language)
+    except GenesysError as error:
+        raise ToolError(describe_error(f"describe accelerator {accelerator_id}", error)) from error
+    description = describe(spec)
+    return structured(description, render_description(description))
+
+
+def register(server: MCPServer) -> None:
+    server.add_tool(
+        list_accelerators,
+        name="list-accelerators",
+        title="List accelerators",
+        description=LIST_ACCELERATORS,
+        annotations=READ_ONLY,
+    )
+    server.add_tool(
+        describe_accelerator,
+        name="describe-accelerator",
+        title="Describe an accelerator",
+        description=DESCRIBE_ACCELERATOR,
+        annotations=READ_ONLY,
+    )
+
