@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from iac_mcp import __version__
+from iac_mcp.transports import DEFAULT_MAX_BODY_BYTES
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -44,6 +45,52 @@ def add_upstream_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_http_arguments(parser: argparse.ArgumentParser) -> None:
+    """`serve --http` options: where to listen, uvicorn's own knobs, authentication, request checks."""
+    group = parser.add_argument_group("streamable HTTP (with --http)")
+    group.add_argument("--http", action="store_true", help="serve streamable HTTP at /mcp (and /healthz) instead of stdio")
+    group.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    group.add_argument("--port", type=int, default=8000, help="port to bind (default %(default)s)")
+    group.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (default 1; more need IAC_MCP_SIGNING_KEY)"
+    )
+    group.add_argument(
+        "--proxy-headers", action="store_true", help="trust X-Forwarded-For/-Proto from --forwarded-allow-ips"
+    )
+    group.add_argument(
+        "--forwarded-allow-ips", metavar="IPS", help="proxies trusted for proxy headers (uvicorn's default: 127.0.0.1)"
+    )
+    group.add_argument("--uvicorn-log-level", default="info", metavar="LEVEL", help="uvicorn's log level (default info)")
+    group.add_argument(
+        "--token-file", type=Path, metavar="PATH", help="bearer tokens, one a line (in addition to $IAC_MCP_HTTP_TOKENS)"
+    )
+    group.add_argument(
+        "--insecure-no-auth", action="store_true", help="allow a non-loopback --host without tokens (logs a warning)"
+    )
+    group.add_argument(
+        "--allowed-host", action="append", default=[], metavar="HOST", help="extra Host header accepted (repeatable)"
+    )
+    group.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="extra Origin accepted, e.g. https://chat.example.com (repeatable)",
+    )
+    group.add_argument(
+        "--stateful",
+        action="store_true",
+        help="keep handshake-era sessions in this process (one process only; default: stateless)",
+    )
+    group.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        metavar="N",
+        help="larger request bodies get 413 (default %(default)s)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="iac-mcp",
@@ -54,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser(
         "serve",
-        help="serve MCP over stdio (what MCP clients launch) or streamable HTTP",
+        help="serve MCP over stdio (what MCP clients launch) or streamable HTTP (--http)",
         description=(
             "Serve the MCP server. Without --sandbox it talks to Genesys Cloud, configured by "
             "GENESYSCLOUD_OAUTHCLIENT_ID, GENESYSCLOUD_OAUTHCLIENT_SECRET and GENESYSCLOUD_REGION "
@@ -70,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $IAC_MCP_MODE or apply)",
     )
     serve.add_argument("--log-level", default="INFO", help="stderr log level (default INFO)")
+    add_http_arguments(serve)
 
     demo = commands.add_parser(
         "demo",

@@ -599,9 +599,26 @@ async def test_logs_never_hold_secrets(sb: Sandbox, caplog: pytest.LogCaptureFix
     parameters = [JobParameter(name="x", value="body-value-секрет")]
     async with sb.client() as client:
         await client.list_jobs()
-        with pytest.raises((TransportError, BadRequestError)):
+        with pytest.raises(TransportError):
             await client.create_job(job_input(sb, parameters=parameters))
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert f"GET {PREFIX}/jobs -> 200" in text and "retrying" in text
     for secret in [DEFAULT_CLIENT_SECRET, *sb.state.tokens, "Bearer", "Basic", "body-value"]:
         assert secret not in text
+
+
+# --- In-process sandbox (the MCP server's demo mode) -------------------------------------
+
+
+async def test_in_process_transport(sandbox_settings: SandboxSettings) -> None:
+    app = create_app(sandbox_settings)
+    state: SandboxState = app.state.sandbox
+    config = GenesysConfig.for_sandbox("http://sandbox.local", DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+    async with IacClient(config, transport=httpx.ASGITransport(app=app)) as client:
+        page = await client.list_accelerators(page_size=2)
+        state.faults.add("create_job", drop_after())
+        with pytest.raises(TransportError) as caught:
+            await client.create_job(AcceleratorInput(accelerator_id=SIMPLE_QUEUE, parameters=[JobParameter(name="queue_name", value="q")]))
+    assert len(page.entities) == 2
+    assert caught.value.maybe_processed is True
+    assert state.requests["create_job"] == 1 and state.jobs_created == 1

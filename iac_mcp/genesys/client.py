@@ -26,6 +26,7 @@ from iac_mcp.genesys.models import (
     InfrastructureascodeJob,
     parse_job_history,
 )
+from iac_mcp.genesys.pacing import SlidingWindowLimiter
 from iac_mcp.genesys.retry import RetryPolicy, send
 
 logger = logging.getLogger("iac_mcp.genesys")
@@ -48,7 +49,9 @@ class IacClient:
     """Typed access to accelerators and jobs.
 
     Use it as an async context manager, or call `aclose()`. `transport` replaces the
-    network (for instance `httpx.ASGITransport` over the in-process sandbox).
+    network (for instance `httpx.ASGITransport` over the in-process sandbox). `pacer`
+    spaces out every request this client sends, retries and token requests included, to
+    stay under the per-token rate limit (default: 300 a minute).
     """
 
     def __init__(
@@ -59,15 +62,18 @@ class IacClient:
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout | None = None,
         clock: Callable[[], float] = time.monotonic,
+        pacer: SlidingWindowLimiter | None = None,
     ) -> None:
         self.config = config
         self._retry = retry or RetryPolicy()
+        self._pacer = pacer or SlidingWindowLimiter()
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=timeout or DEFAULT_TIMEOUT,
             headers={"Accept": "application/json"},
             follow_redirects=False,
             trust_env=False,
+            event_hooks={"request": [self._pace]},
         )
         self._auth: TokenSource
         if config.access_token:
@@ -200,6 +206,10 @@ class IacClient:
         return _parse(response, parse_job_history)
 
     # --- Plumbing -------------------------------------------------------------------
+
+    async def _pace(self, _: httpx.Request) -> None:
+        """httpx request hook: wait for room under the rate limit before each send."""
+        await self._pacer.acquire()
 
     async def _call(
         self,

@@ -58,7 +58,9 @@ class GenesysConfig:
     access_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        _check_credentials(self.client_id, self.client_secret, self.access_token)
+        problem = _credentials_problem(self.client_id, self.client_secret, self.access_token)
+        if problem:
+            raise ConfigurationError(problem)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> GenesysConfig:
@@ -68,21 +70,32 @@ class GenesysConfig:
             return (env.get(name) or "").strip() or None
 
         api_region, region = get(ENV_API_REGION), get(ENV_REGION)
-        if api_region:
-            api_base = validate_base_url(api_region, variable=ENV_API_REGION)
-        elif region:
-            api_base = f"https://api.{region_domain(region)}"
-        else:
-            raise ConfigurationError(
-                f"No Genesys Cloud region: set {ENV_REGION} (a region id such as us-east-1, or a domain "
-                f"such as mypurecloud.ie) or {ENV_API_REGION} (a full API URL such as https://api.usw2.pure.cloud)."
-            )
+        client_id, client_secret, access_token = get(ENV_CLIENT_ID), get(ENV_CLIENT_SECRET), get(ENV_ACCESS_TOKEN)
+        problems: list[str] = []
+        api_base = ""
+        try:
+            if api_region:
+                api_base = validate_base_url(api_region, variable=ENV_API_REGION)
+            elif region:
+                api_base = f"https://api.{region_domain(region)}"
+            else:
+                problems.append(
+                    f"No Genesys Cloud region: set {ENV_REGION} (a region id such as us-east-1, or a domain "
+                    f"such as mypurecloud.ie) or {ENV_API_REGION} (a full API URL such as https://api.usw2.pure.cloud)."
+                )
+        except ConfigurationError as error:
+            problems.append(str(error))
+        credentials = _credentials_problem(client_id, client_secret, access_token)
+        if credentials:
+            problems.append(credentials)
+        if problems:
+            raise ConfigurationError(" ".join(problems))
         return cls(
             api_base=api_base,
             login_base=login_base_for(api_base),
-            client_id=get(ENV_CLIENT_ID),
-            client_secret=get(ENV_CLIENT_SECRET),
-            access_token=get(ENV_ACCESS_TOKEN),
+            client_id=client_id,
+            client_secret=client_secret,
+            access_token=access_token,
         )
 
     @classmethod
@@ -147,21 +160,23 @@ def login_base_for(api_base: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def _check_credentials(client_id: str | None, client_secret: str | None, access_token: str | None) -> None:
+def _credentials_problem(client_id: str | None, client_secret: str | None, access_token: str | None) -> str | None:
+    """What is wrong with the credentials, naming the variables; None when they are usable."""
     has_pair = bool(client_id) or bool(client_secret)
     if access_token and has_pair:
-        raise ConfigurationError(
+        return (
             f"Both {ENV_ACCESS_TOKEN} and an OAuth client ({ENV_CLIENT_ID}/{ENV_CLIENT_SECRET}) are set: "
             "use one or the other."
         )
     if access_token:
-        return
+        return None
     if not client_id and not client_secret:
-        raise ConfigurationError(
+        return (
             f"No Genesys Cloud credentials: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} "
             f"(an OAuth client-credentials grant), or {ENV_ACCESS_TOKEN}."
         )
     if not client_id:
-        raise ConfigurationError(f"{ENV_CLIENT_SECRET} is set but {ENV_CLIENT_ID} is not: set both.")
+        return f"{ENV_CLIENT_SECRET} is set but {ENV_CLIENT_ID} is not: set both."
     if not client_secret:
-        raise ConfigurationError(f"{ENV_CLIENT_ID} is set but {ENV_CLIENT_SECRET} is not: set both.")
+        return f"{ENV_CLIENT_ID} is set but {ENV_CLIENT_SECRET} is not: set both."
+    return None

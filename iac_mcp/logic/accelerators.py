@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from iac_mcp.genesys.models import AcceleratorList, AcceleratorMetadata, AcceleratorSpecification
 from iac_mcp.logic.forms import Parameter, ParameterForm, form_from_spec, json_schema
+from iac_mcp.logic.redaction import MASK
 from iac_mcp.logic.text import first_sentences
 
 
@@ -116,7 +117,7 @@ def describe(spec: AcceleratorSpecification, form: ParameterForm | None = None) 
         origin=spec.origin,
         classification=spec.classification,
         tags=spec.tags,
-        parameters=form.parameters,
+        parameters=[p.model_copy(update={"default": MASK}) if p.sensitive and p.default is not None else p for p in form.parameters],
         parameters_schema=json_schema(form),
         permissions=spec.permissions,
         products=spec.products,

@@ -105,10 +105,10 @@ def json_schema(form: ParameterForm) -> dict[str, Any]:
             prop["description"] = p.description
         if p.allowed_values:
             prop["enum"] = [typed_value(p, v) for v in p.allowed_values]
-        if p.default is not None:
-            prop["default"] = typed_value(p, p.default)
         if p.sensitive:
             prop["writeOnly"] = True
+        elif p.default is not None:
+            prop["default"] = typed_value(p, p.default)
         properties[p.name] = prop
     return {
         "type": "object",

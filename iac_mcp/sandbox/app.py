@@ -38,9 +38,7 @@ ADD_JOB = "infrastructureascode:job:add"
 VIEW_JOBS = "infrastructureascode:job:view"
 ORIGINS = ("community", "partner", "genesys")
 TYPES = ("module", "accelerator", "blueprint")
-LANGUAGES = (
-    "ar cs da de en-US es fi fr it iw ko ja nl no pl pt-BR pt-PT sv th tr zh-CN zh-TW".split()
-)
+LANGUAGES = tuple("ar cs da de en-US es fi fr it iw ko ja nl no pl pt-BR pt-PT sv th tr zh-CN zh-TW".split())
 JOB_STATUSES = (
     "Created", "Queued", "Running", "Complete", "Failed", "Incomplete", "InternalError", "RollbackComplete", "RollbackFailed",
 )
@@ -110,15 +108,18 @@ def authorize(request: Request, permission: str) -> SandboxState:
 
 async def read_body(request: Request) -> bytes:
     """The request body, refusing anything over Genesys' 512,000-byte limit with 413."""
+    too_large = ApiError(
+        413,
+        "request.entity.too.large",
+        "The request is over the size limit. Maximum bytes: {maxBytes}",
+        params={"maxBytes": str(MAX_BODY_BYTES)},
+    )
     declared = request.headers.get("content-length", "")
-    body = b"" if declared.isdigit() and int(declared) > MAX_BODY_BYTES else await request.body()
-    if len(body) > MAX_BODY_BYTES or (declared.isdigit() and int(declared) > MAX_BODY_BYTES):
-        raise ApiError(
-            413,
-            "request.entity.too.large",
-            "The request is over the size limit. Maximum bytes: {maxBytes}",
-            params={"maxBytes": str(MAX_BODY_BYTES)},
-        )
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise too_large
     return body
 
 
@@ -164,7 +165,8 @@ def oauth_error(status: int, error: str, description: str) -> JSONResponse:
 async def token(request: Request) -> Response:
     """Client-credentials grant, answering like login.<region>: `{access_token, token_type, expires_in}`."""
     state = sandbox(request)
-    form = dict(await request.form()) if (await read_body(request)) else {}
+    await read_body(request)
+    form = await request.form()
     scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
     try:
         client_id, _, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")

@@ -57,7 +57,3 @@ def error_response(
     body = error_body(status, code, template, correlation_id(request), params=params, details=details)
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
 
-
-def bad_request(request: Request, message: str, *, details: Sequence[tuple[str, str]] = ()) -> JSONResponse:
-    """400 `bad.request`: the shape Genesys uses for invalid query parameters and bodies."""
-    return error_response(request, 400, "bad.request", message, details=details)

@@ -18,9 +18,10 @@ value, sensitive ones included (their values are still never shown):
 * `sandbox:incomplete` - the run stops part-way: Incomplete.
 * `sandbox:internal-error` - Genesys fails to run the job at all: InternalError.
 
-The built-in failure-demo accelerator (`FAILURE_DEMO_ID`) picks its outcome from its
-`outcome` enum parameter instead. A dry run cannot roll back, so rollback triggers make
-a dry run end Failed.
+Rollback triggers model apply-time API errors, which a plan never meets: their dry runs
+end Complete. The built-in failure-demo accelerator (`FAILURE_DEMO_ID`) takes the real
+run's outcome from its `outcome` enum parameter, and its dry runs always end Complete,
+so a plan-then-apply workflow can reach every failure path.
 """
 
 from __future__ import annotations
@@ -73,19 +74,16 @@ class Outcome:
 
 def planned_outcome(entry: CatalogEntry, values: dict[str, str], dry_run: bool) -> Outcome:
     """The terminal status the job will reach, from the demo accelerator's `outcome` or a trigger."""
-    if entry.spec.id == FAILURE_DEMO_ID and values.get("outcome") in DEMO_OUTCOMES:
-        status = DEMO_OUTCOMES[values["outcome"]]
-        reason = f"outcome={values['outcome']}"
-    else:
-        status, reason = "Complete", ""
-        for trigger, trigger_status in TRIGGERS:
-            carrier = next((name for name, value in values.items() if trigger in value), None)
-            if carrier is not None:
-                status, reason = trigger_status, f"{trigger} in parameter {carrier!r}"
-                break
-    if dry_run and status.startswith("Rollback"):
-        status = "Failed"
-    return Outcome(status=status, reason=reason)
+    if entry.spec.id == FAILURE_DEMO_ID:
+        chosen = values.get("outcome", "complete")
+        status = "Complete" if dry_run else DEMO_OUTCOMES.get(chosen, "Complete")
+        return Outcome(status=status, reason=f"outcome={chosen}")
+    for trigger, trigger_status in TRIGGERS:
+        carrier = next((name for name, value in values.items() if trigger in value), None)
+        if carrier is not None:
+            status = "Complete" if dry_run and trigger_status.startswith("Rollback") else trigger_status
+            return Outcome(status=status, reason=f"{trigger} in parameter {carrier!r}")
+    return Outcome(status="Complete")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ _RESOURCE_TYPES = {
     "wrapupcode": "genesyscloud_routing_wrapupcode",
 }
 _ID_NAMESPACE = uuid.UUID("0b5e1a2c-6d1f-4f7e-9a51-2c4d8e9f0a11")
-_NAME_HINTS = ("name",)
 
 
 @dataclass(frozen=True)
@@ -70,10 +69,10 @@ def resource_type(result_type: str) -> str:
 
 
 def _attribute(form: ParameterForm, name: str, value: str) -> str:
-    parameter = form.get(name)
-    if parameter is None or parameter.sensitive:
+    if _is_sensitive(form, name):
         return "(sensitive value)"
-    if parameter.type in ("boolean", "integer", "number"):
+    parameter = form.get(name)
+    if parameter is not None and parameter.type in ("boolean", "integer", "number"):
         return value
     return json.dumps(value)
 
@@ -84,7 +83,7 @@ def plan_resources(form: ParameterForm, result_types: Sequence[str], values: dic
         (
             value
             for name, value in values.items()
-            if value and any(hint in name.lower() for hint in _NAME_HINTS) and not _is_sensitive(form, name)
+            if value and "name" in name.lower() and not _is_sensitive(form, name)
         ),
         fallback,
     )
@@ -93,6 +92,7 @@ def plan_resources(form: ParameterForm, result_types: Sequence[str], values: dic
 
 
 def _is_sensitive(form: ParameterForm, name: str) -> bool:
+    """Unknown names count as sensitive: masking too much is safe, leaking is not."""
     parameter = form.get(name)
     return parameter is None or parameter.sensitive
 

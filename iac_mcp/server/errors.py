@@ -32,12 +32,12 @@ def _genesys_facts(error: ApiError) -> str:
         facts.append(f"code {error.code}")
     if error.correlation_id:
         facts.append(f"correlation id {error.correlation_id}")
-    return "Genesys answered " + ", ".join(facts) + f": {error.message}"
+    return "Genesys answered " + ", ".join(facts) + f": {error.message.rstrip('. ')}"
 
 
 def _next_step(error: GenesysError, *, subject: str) -> str:
     if isinstance(error, InvalidIdError):
-        return f"Use an id exactly as list-accelerators or list-jobs returned it."
+        return "Use an id exactly as list-accelerators or list-jobs returned it."
     if isinstance(error, NotFoundError):
         finder = "list-jobs" if subject == "job" else "list-accelerators"
         return f"Check the id; call {finder} to find the right one."
@@ -65,7 +65,7 @@ def _next_step(error: GenesysError, *, subject: str) -> str:
 
 def describe_error(action: str, error: GenesysError, *, subject: str = "accelerator") -> str:
     """`Could not <action>. <what Genesys said>. Next: <step>.`"""
-    said = _genesys_facts(error) if isinstance(error, ApiError) else str(error)
+    said = _genesys_facts(error) if isinstance(error, ApiError) else str(error).rstrip(". ")
     return f"Could not {action}. {said}. Next: {_next_step(error, subject=subject)}"
 
 

@@ -6,7 +6,9 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from functools import partial
+from pathlib import Path
 
 from iac_mcp.genesys.config import GenesysConfig
 from iac_mcp.genesys.errors import ConfigurationError
@@ -19,13 +21,16 @@ from iac_mcp.server.upstream import genesys_client, sandbox_client
 log = logging.getLogger("iac_mcp.server")
 
 
-def upstream_from_args(args: argparse.Namespace) -> ClientFactory:
-    """The Genesys client factory the options ask for; configuration errors surface here, at start-up."""
-    if args.sandbox:
-        app = create_app(SandboxSettings(catalog_dirs=list(args.catalog), job_duration=args.job_duration))
+def open_upstream(*, sandbox: bool, catalog: Sequence[Path] = (), job_duration: float = 3.0) -> ClientFactory:
+    """The Genesys client factory asked for; configuration errors surface here, at start-up.
+
+    Shared by the command line and the HTTP app factory, which reads the environment.
+    """
+    if sandbox:
+        app = create_app(SandboxSettings(catalog_dirs=list(catalog), job_duration=job_duration))
         log.info("Using the embedded Genesys sandbox (%d accelerators)", len(app.state.sandbox.catalog))
         return partial(sandbox_client, app)
-    if args.catalog:
+    if catalog:
         raise ConfigurationError("--catalog only applies to the embedded sandbox: add --sandbox.")
     config = GenesysConfig.from_env(os.environ)
     log.info("Using Genesys Cloud at %s", config.api_base)
@@ -34,7 +39,11 @@ def upstream_from_args(args: argparse.Namespace) -> ClientFactory:
 
 def serve(args: argparse.Namespace) -> int:
     try:
-        connect = upstream_from_args(args)
+        connect = open_upstream(sandbox=args.sandbox, catalog=args.catalog, job_duration=args.job_duration)
+        if args.http:
+            from iac_mcp.transports.http import serve_http
+
+            return serve_http(args, connect)
     except (ConfigurationError, ValueError) as error:
         print(f"iac-mcp: {error}", file=sys.stderr)
         return 2

@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from iac_mcp.genesys.client import IacClient
+from iac_mcp.genesys.errors import GenesysError
 from iac_mcp.genesys.models import AcceleratorSpecification
+from iac_mcp.logic.forms import form_from_spec
+from iac_mcp.server.lookup import Lookups
 
 Mode = Literal["read-only", "dry-run-only", "apply"]
 MODES: tuple[Mode, ...] = ("read-only", "dry-run-only", "apply")
@@ -41,6 +44,19 @@ class SpecCache:
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
         return spec
+
+    async def sensitive_names(self, client: IacClient, accelerator_id: str | None) -> frozenset[str]:
+        """The accelerator's sensitive parameter names; empty when its spec cannot be read.
+
+        Used to mask job output, which must still be readable when the spec is gone:
+        the secret values this process saw are masked regardless.
+        """
+        if not accelerator_id:
+            return frozenset()
+        try:
+            return form_from_spec(await self.get(client, accelerator_id)).sensitive_names
+        except GenesysError:
+            return frozenset()
 
 
 class RecentSecrets:
@@ -76,6 +92,7 @@ class ServerState:
     signing_key: bytes = b""
     specs: SpecCache = field(default_factory=SpecCache)
     secrets: RecentSecrets = field(default_factory=RecentSecrets)
+    lookups: Lookups = field(default_factory=Lookups)
     reported_jobs: OrderedDict[str, None] = field(default_factory=OrderedDict)
 
     def claim_job(self, job_id: str, *, keep: int = 4096) -> bool:

@@ -1,0 +1,113 @@
+"""MCP resources: an accelerator's specification and a job, as JSON a client can attach.
+
+Tools are for the agent to act; resources let a person or client put a specification or
+a job into the conversation as context. Both are masked like the tools' output: the
+default of a sensitive parameter and every secret value this process has seen never
+leave the server, and job output goes through the same masking as get-job.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+
+from iac_mcp.genesys.errors import GenesysError, InvalidIdError, NotFoundError
+from iac_mcp.genesys.models import AcceleratorSpecification, ErrorInfo, InfrastructureascodeJob
+from iac_mcp.logic.jobs import mask_job_text
+from iac_mcp.logic.redaction import MASK, redact
+from iac_mcp.server.errors import describe_error
+from iac_mcp.server.tools.common import server_state
+
+ACCELERATOR_URI = "iac://accelerators/{accelerator_id}"
+JOB_URI = "iac://jobs/{job_id}"
+JSON = "application/json"
+
+
+def _failure(action: str, error: GenesysError, *, subject: str) -> ResourceError:
+    """Not-found (MCP -32602, as SEP-2164 asks) for an unknown or impossible id; else -32603.
+
+    An invalid id is refused by the client before any request, and can name no resource.
+    """
+    message = describe_error(action, error, subject=subject)
+    if isinstance(error, (NotFoundError, InvalidIdError)):
+        return ResourceNotFoundError(message)
+    return ResourceError(message)
+
+
+def masked_spec(spec: AcceleratorSpecification, secrets: Iterable[str] = ()) -> dict[str, Any]:
+    """The specification as Genesys sends it, with every sensitive parameter's default masked.
+
+    Known secret values are masked too, wherever else they might appear (a description,
+    an example value).
+    """
+    copy = spec.model_copy(deep=True)
+    for page in copy.presentation:
+        for _, prop in page.schema_.named_properties() if page.schema_ else ():
+            if prop.is_sensitive and prop.default is not None:
+                prop.default = MASK
+    return redact(copy.to_wire(), secrets, ())
+
+
+def masked_job(job: InfrastructureascodeJob, *, secrets: Iterable[str], sensitive_names: frozenset[str]) -> dict[str, Any]:
+    """The job as Genesys sends it, its output and error masked exactly as get-job masks them."""
+
+    secrets = tuple(secrets)
+
+    def clean(text: str | None) -> str | None:
+        return None if text is None else mask_job_text(text, secrets=secrets, sensitive_names=sensitive_names)
+
+    error = job.error_info
+    return job.model_copy(
+        update={
+            "results": clean(job.results),
+            "rollback_results": clean(job.rollback_results),
+            "error_info": ErrorInfo(code=error.code, message=clean(error.message)) if error else None,
+        }
+    ).to_wire()
+
+
+async def accelerator_resource(accelerator_id: str, ctx: Context) -> str:
+    state = server_state(ctx)
+    try:
+        spec = await state.specs.get(state.client, accelerator_id)
+    except GenesysError as error:
+        raise _failure(f"read accelerator {accelerator_id}", error, subject="accelerator") from error
+    return json.dumps(masked_spec(spec, state.secrets), indent=2, ensure_ascii=False)
+
+
+async def job_resource(job_id: str, ctx: Context) -> str:
+    state = server_state(ctx)
+    try:
+        job = await state.client.get_job(job_id, details=True)
+    except GenesysError as error:
+        raise _failure(f"read job {job_id}", error, subject="job") from error
+    names = await state.specs.sensitive_names(state.client, job.accelerator_id)
+    return json.dumps(masked_job(job, secrets=state.secrets, sensitive_names=names), indent=2, ensure_ascii=False)
+
+
+def register(server: MCPServer) -> None:
+    server.resource(
+        ACCELERATOR_URI,
+        name="accelerator",
+        title="Accelerator specification",
+        description=(
+            "The full specification of one Genesys Cloud IaC accelerator (parameters on every form page, "
+            "permissions, products, documentation, resources it creates) as Genesys returns it; defaults of "
+            "sensitive parameters are masked."
+        ),
+        mime_type=JSON,
+    )(accelerator_resource)
+    server.resource(
+        JOB_URI,
+        name="job",
+        title="IaC job",
+        description=(
+            "One Genesys Cloud IaC job with details (status, error, Terraform output and rollback output) as "
+            "Genesys returns it; sensitive values in the output are masked."
+        ),
+        mime_type=JSON,
+    )(job_resource)
