@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -22,6 +23,9 @@ ERAS = ("legacy", "auto")
 """mcp 2.3 client modes: the 2025-11-25 handshake, and the stateless 2026-07-28 protocol."""
 
 SIGNING_KEY = b"test-signing-key-0123456789abcdef"
+
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("GENESYSCLOUD_", "IAC_MCP_"))}
+"""The environment for server subprocesses: no Genesys or iac-mcp settings leak in from the shell."""
 
 
 def sandbox(**settings: Any) -> Starlette:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -10,14 +9,11 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.context import ClientRequestContext
 from mcp.types import ElicitRequestParams, ElicitResult
-from servers import ERAS, text_of
+from servers import CLEAN_ENV, ERAS, text_of
 
 from iac_mcp.demo import example_arguments
 
 pytestmark = pytest.mark.anyio
-
-CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("GENESYSCLOUD_", "IAC_MCP_"))}
-
 
 def _server(*args: str) -> StdioServerParameters:
     return StdioServerParameters(
