@@ -8,10 +8,9 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -20,7 +19,6 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.context import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
@@ -29,6 +27,7 @@ from servers import text_of
 from starlette.applications import Starlette
 
 from iac_mcp.demo import example_arguments
+from iac_mcp.sandbox.serve import serve_in_thread
 from iac_mcp.server.upstream import sandbox_client
 from iac_mcp.transports.http import HttpOptions, create_app
 
@@ -72,27 +71,9 @@ def http_app(sandbox_app: Starlette, *, tokens: tuple[str, ...] = (TOKEN,), **op
     return create_app(partial(sandbox_client, sandbox_app), options=HttpOptions(tokens=tokens, **options), env=env)
 
 
-@contextmanager
-def running_http(app: Starlette) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free loopback port in a thread; yield the base URL."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"mcp-http-{port}", daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("the HTTP server failed to start")
-            thread.join(0.01)
-        yield f"http://{HOST}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+def running_http(app: Starlette) -> AbstractContextManager[str]:
+    """Serve the MCP HTTP app (with its lifespan) on a free loopback port; yield the base URL."""
+    return serve_in_thread(app, lifespan="on")
 
 
 @contextmanager

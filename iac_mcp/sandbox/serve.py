@@ -17,9 +17,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from iac_mcp.sandbox.app import create_app
 from iac_mcp.sandbox.settings import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxSettings
@@ -39,32 +41,42 @@ class _QuickServer(uvicorn.Server):
 
 
 @contextmanager
-def running_sandbox(settings: SandboxSettings | None = None, *, app: Starlette | None = None) -> Iterator[str]:
-    """Serve `app` (or a new sandbox from `settings`) on a free port; yield its base URL.
+def serve_in_thread(app: ASGIApp, *, lifespan: Literal["on", "off"] = "off") -> Iterator[str]:
+    """Serve any ASGI app with uvicorn on a free 127.0.0.1 port in a thread; yield its base URL.
 
-    Pass `app` to keep a handle on `app.state.sandbox` while it serves.
+    Tests and benchmarks run the sandbox and the MCP HTTP app this way: real sockets, real
+    HTTP, no subprocess to manage.
     """
-    served = app if app is not None else create_app(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Accepted connections inherit this; without it small answers wait ~40 ms for delayed ACKs.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((HOST, 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(served, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan=lifespan, timeout_graceful_shutdown=1)
     server = _QuickServer(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{port}", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     try:
         while not server.started:
             if not thread.is_alive():
-                raise RuntimeError("the sandbox server failed to start")
+                raise RuntimeError("the server failed to start")
             thread.join(0.005)
         yield f"http://{HOST}:{port}"
     finally:
         server.should_exit = True
-        thread.join(5)
+        thread.join(10)
         sock.close()
+
+
+@contextmanager
+def running_sandbox(settings: SandboxSettings | None = None, *, app: Starlette | None = None) -> Iterator[str]:
+    """Serve `app` (or a new sandbox from `settings`) on a free port; yield its base URL.
+
+    Pass `app` to keep a handle on `app.state.sandbox` while it serves.
+    """
+    with serve_in_thread(app if app is not None else create_app(settings)) as url:
+        yield url
 
 
 def parser() -> argparse.ArgumentParser:

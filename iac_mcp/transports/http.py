@@ -18,7 +18,6 @@ import ipaddress
 import logging
 import os
 import socket
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,13 +222,10 @@ def create_app_from_env() -> Starlette:
     `iac-mcp sandbox` via `GENESYSCLOUD_API_REGION` with several workers); otherwise the
     `GENESYSCLOUD_*` variables name Genesys Cloud.
     """
+    from iac_mcp.cli import configure_logging
     from iac_mcp.server.run import open_upstream
 
-    logging.basicConfig(
-        level=os.environ.get(LOG_LEVEL_ENV, "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(os.environ.get(LOG_LEVEL_ENV, "INFO"))
     mode = os.environ.get(MODE_ENV, "apply")
     if mode not in get_args(Mode):
         raise ConfigurationError(f"{MODE_ENV} must be one of {', '.join(get_args(Mode))}, not {mode!r}.")
