@@ -129,8 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--job-duration",
         metavar="SECONDS",
         type=float,
-        default=2.0,
-        help="simulated seconds a sandbox job takes (default 2)",
+        default=1.5,
+        help="simulated seconds a sandbox job takes (default 1.5)",
     )
 
     commands.add_parser(

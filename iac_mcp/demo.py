@@ -25,7 +25,7 @@ SEARCH = "queue"
 def example_arguments(schema: dict[str, Any], *, include_optional: bool = False) -> dict[str, Any]:
     """Values an agent would fill in from a describe-accelerator JSON Schema.
 
-    Enums take their first allowed value, defaults are kept, and other values are
+    Defaults are kept, enums take their first allowed value, and other values are
     plausible placeholders of the right type.
     """
     values: dict[str, Any] = {}
@@ -33,10 +33,10 @@ def example_arguments(schema: dict[str, Any], *, include_optional: bool = False)
     for name, prop in schema.get("properties", {}).items():
         if name not in required and not include_optional:
             continue
-        if "enum" in prop:
-            values[name] = prop["enum"][0]
-        elif "default" in prop:
+        if "default" in prop:
             values[name] = prop["default"]
+        elif "enum" in prop:
+            values[name] = prop["enum"][0]
         else:
             values[name] = {"boolean": True, "integer": 30, "number": 0.8}.get(prop.get("type", "string"), f"premium-{name.replace('_', '-')}")
     return values
@@ -157,6 +157,6 @@ async def _drive(job_duration: float) -> None:
         print(f"\nTranscript complete in {time.perf_counter() - out.started:.1f} s.")
 
 
-def run_demo(*, job_duration: float = 2.0) -> int:
+def run_demo(*, job_duration: float) -> int:
     anyio.run(_drive, job_duration)
     return 0

@@ -14,6 +14,7 @@ from iac_mcp.sandbox.faults import ROUTES, Fault, drop, drop_after, slow, status
 pytestmark = pytest.mark.anyio
 
 QUEUE_MODULE = "3b1c9d2e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
+"""The built-in Simple Queue Module."""
 FLOWS = 25
 FLOW_BOUND_SECONDS = 30
 """A flow that takes longer than this (its waits included) counts as a hang."""
@@ -34,17 +35,9 @@ MIXES: dict[str, list[tuple[Fault, float]]] = {
 }
 
 
-async def _queue_module_id(era: str) -> str:
-    """The id of the Simple Queue Module, found through the tools rather than hard-coded."""
-    async with fast_connected(sandbox(), era) as client:
-        listing = await client.call_tool("list-accelerators", {"name": "Simple Queue"})
-    return str(listing.structured_content["accelerators"][0]["id"])
-
-
 @pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("mix", sorted(MIXES))
 async def test_flows_survive_faults_on_every_route(era: str, mix: str) -> None:
-    target = await _queue_module_id(era)
     app = sandbox(seed=sorted(MIXES).index(mix) + 11, token_lifetime=0.3)
     faults = app.state.sandbox.faults
     for route in ROUTES:
@@ -54,7 +47,7 @@ async def test_flows_survive_faults_on_every_route(era: str, mix: str) -> None:
     async with fast_connected(app, era) as client:
         for log in logs:
             with anyio.fail_after(FLOW_BOUND_SECONDS):
-                await tolerant_flow(client, target, log)
+                await tolerant_flow(client, QUEUE_MODULE, log)
         faults.clear()
         history = await client.call_tool("list-jobs", {"max_results": 100})
     assert not history.is_error, text_of(history)
@@ -73,11 +66,10 @@ async def test_flows_survive_faults_on_every_route(era: str, mix: str) -> None:
 async def test_expired_tokens_are_renewed_mid_flow(era: str) -> None:
     app = sandbox(token_lifetime=0.2)
     async with fast_connected(app, era) as client:
-        target = await _queue_module_id(era)
-        for _ in range(3):
+            for _ in range(3):
             log = FlowLog()
             with anyio.fail_after(FLOW_BOUND_SECONDS):
-                await tolerant_flow(client, target, log)
+                await tolerant_flow(client, QUEUE_MODULE, log)
             assert log.completed, log.errors
             await anyio.sleep(0.25)
     assert app.state.sandbox.token_requests >= 3

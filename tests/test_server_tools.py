@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from servers import ERAS, all_descriptions, connected, everything_in, sandbox, text_of
+from mcp import Client
+from servers import ERAS, SIGNING_KEY, all_descriptions, connected, everything_in, sandbox, text_of
 
 from iac_mcp.demo import example_arguments
+from iac_mcp.genesys.client import IacClient
+from iac_mcp.server.app import build_server
+from iac_mcp.server.upstream import sandbox_client
 
 pytestmark = pytest.mark.anyio
 
@@ -274,3 +280,34 @@ async def test_rate_limit_reports_the_wait(era: str) -> None:
     assert limited, "the sandbox's rate limit must surface"
     text = text_of(limited[0])
     assert "429" in text and "wait" in text and "seconds" in text
+
+
+async def test_coloured_terraform_output_is_parsed_and_shown_plain(era: str) -> None:
+    async with connected(sandbox(ansi_colour=True), era) as client:
+        target = (await all_descriptions(client))[0]
+        submitted = await client.call_tool(
+            "submit-job", {"accelerator_id": target["id"], "parameters": example_arguments(target["parameters_schema"])}
+        )
+        read = await client.call_tool("get-job", {"job_id": submitted.structured_content["job"]["id"]})
+    view = read.structured_content
+    assert view["terraform"]["complete"] and view["terraform"]["to_add"] == len(target["creates"])
+    assert "\x1b[" not in everything_in(read)
+    assert "Plan:" in view["results"]["text"]
+
+
+async def test_an_unexpected_failure_is_an_error_without_its_details(era: str, caplog: pytest.LogCaptureFixture) -> None:
+    async def explode(**_: Any) -> None:
+        raise RuntimeError("internal detail 7f3e that must stay in the log")
+
+    @asynccontextmanager
+    async def broken_upstream() -> AsyncIterator[IacClient]:
+        async with sandbox_client(sandbox()) as client:
+            client.list_accelerators = explode  # type: ignore[method-assign]
+            yield client
+
+    server = build_server(broken_upstream, signing_key=SIGNING_KEY)
+    async with Client(server, mode=era) as client:
+        result = await client.call_tool("list-accelerators", {})
+    assert result.is_error
+    assert "7f3e" not in text_of(result) and "Traceback" not in text_of(result)
+    assert "7f3e" in caplog.text, "the cause is logged server-side"

@@ -54,7 +54,7 @@ async def get_job(
         if job.is_terminal or remaining <= 0:
             break
         await anyio.sleep(min(delay, remaining))
-        delay = min(delay * 2, 5.0)
+        delay = min(delay * 1.5, 5.0)
     view = job_view(job, secrets=state.secrets, sensitive_names=await state.specs.sensitive_names(state.client, job.accelerator_id))
     return structured(view, render_job(view))
 

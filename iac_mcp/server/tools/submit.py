@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from iac_mcp.genesys.errors import GenesysError, ServerError, TransportError
 from iac_mcp.genesys.models import AcceleratorInput, AcceleratorSpecification, InfrastructureascodeJob, same
@@ -36,7 +36,17 @@ PLAN_TOKEN_TTL = 3600.0
 RECONCILE_SKEW = timedelta(seconds=30)
 """Clock difference tolerated when looking for a job that an ambiguous submission created."""
 
-ParameterValue = str | int | float | bool
+PARAMETERS_SCHEMA = {
+    "type": "object",
+    "description": "Parameter name → value; see describe-accelerator for names and types.",
+    "additionalProperties": {"type": ["string", "number", "integer", "boolean"]},
+    "maxProperties": 200,
+    "default": {},
+}
+"""Advertised to clients; the values are checked by `validate_parameters`, not by pydantic,
+whose errors quote the offending input: a secret of the wrong type would come back."""
+
+Parameters = Annotated[Any, WithJsonSchema(PARAMETERS_SCHEMA)]
 
 
 class SubmitResult(BaseModel):
@@ -114,12 +124,17 @@ async def _check_plan(state: ServerState, accelerator_id: str, wire: dict[str, s
 async def check_submission(
     ctx: Context,
     accelerator_id: str,
-    parameters: dict[str, ParameterValue],
+    parameters: Any,
     dry_run: bool,
     plan_token: str | None,
 ) -> Submission:
     """Everything that must hold before anything is sent or anyone is asked."""
     state = server_state(ctx)
+    if not isinstance(parameters, dict) or len(parameters) > PARAMETERS_SCHEMA["maxProperties"]:
+        raise ToolError(
+            "`parameters` must be an object of at most 200 parameter names to strings, numbers or booleans, "
+            "e.g. {\"queue_name\": \"VIP\"}. Next: see describe-accelerator for the names and types."
+        )
     if not dry_run and state.mode != "apply":
         raise ToolError(
             f"This server runs in {state.mode} mode: real runs are refused. Next: submit with dry_run=true, or ask "
@@ -232,10 +247,7 @@ async def submit_job(
     submission: Annotated[Submission, Resolve(check_submission)],
     consent: Annotated[ElicitationResult[Consent], Resolve(ask_consent)],
     accelerator_id: ACCELERATOR_ID,
-    parameters: Annotated[
-        dict[str, ParameterValue],
-        Field(description="Parameter name → value; see describe-accelerator for names and types.", max_length=200),
-    ] = {},  # noqa: B006 - pydantic copies defaults
+    parameters: Parameters = {},  # noqa: B006 - pydantic copies defaults
     dry_run: Annotated[bool, Field(description="True (default): plan only. False: really apply.")] = True,
     plan_token: Annotated[
         str | None, Field(description="Required when dry_run=false: from the dry run of the same input.", max_length=2000)
