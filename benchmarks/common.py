@@ -27,7 +27,6 @@ from iac_mcp.genesys.client import IacClient
 from iac_mcp.genesys.config import GenesysConfig
 from iac_mcp.genesys.pacing import SlidingWindowLimiter
 from iac_mcp.sandbox.app import create_app
-from iac_mcp.sandbox.serve import running_sandbox
 from iac_mcp.sandbox.settings import SandboxSettings
 from iac_mcp.server.app import ClientFactory
 
@@ -110,12 +109,6 @@ def sandbox_app(**settings: Any) -> Starlette:
     settings.setdefault("job_duration", 0)
     settings.setdefault("rate_limit_per_minute", UNLIMITED_RATE)
     return create_app(SandboxSettings(**settings))
-
-
-@contextmanager
-def served_sandbox(app: Starlette) -> Iterator[str]:
-    with running_sandbox(app=app) as url:
-        yield url
 
 
 @asynccontextmanager

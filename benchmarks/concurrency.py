@@ -7,14 +7,15 @@ per flow and OAuth token requests.
 from __future__ import annotations
 
 import ssl
-import sys
 import statistics
+import sys
 import time
 
 import anyio
 import httpx2
 
-from benchmarks.common import Table, child_pid, cpu_seconds, http_server, percentile, sandbox_app, served_sandbox
+from benchmarks.common import Table, child_pid, cpu_seconds, http_server, percentile, sandbox_app
+from iac_mcp.sandbox.serve import running_sandbox
 
 CLIENTS = 50
 TOOL_CALLS_PER_FLOW = 6
@@ -68,7 +69,7 @@ async def measure(waves: int) -> Table:
             "token requests (total)",
         ],
     )
-    with served_sandbox(app) as url, http_server(app, url) as mcp_url:
+    with running_sandbox(app=app) as url, http_server(app, url) as mcp_url:
         await _wave(mcp_url, 1)  # warm-up: login, imports, spec cache
         server_pid = child_pid("benchmarks.http_server")
         results = []

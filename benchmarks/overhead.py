@@ -21,12 +21,12 @@ from benchmarks.common import (
     http_server,
     median_ms,
     sandbox_app,
-    served_sandbox,
     timed,
     upstream_env,
     upstream_for,
 )
 from iac_mcp.demo import example_arguments
+from iac_mcp.sandbox.serve import running_sandbox
 from iac_mcp.server.app import build_server
 
 API = "/api/v2/infrastructureascode"
@@ -96,7 +96,7 @@ async def measure(rounds: int) -> Table:
     app = sandbox_app()
     samples: dict[tuple[str, str], list[float]] = {}
     upstream_per_call: dict[tuple[str, str], list[int]] = {}
-    with served_sandbox(app) as url, http_server(app, url) as mcp_url:
+    with running_sandbox(app=app) as url, http_server(app, url) as mcp_url:
         async with AsyncExitStack() as stack:
             direct = await stack.enter_async_context(direct_client(app, url))
             sides: dict[str, Client] = {

@@ -66,7 +66,7 @@ async def test_flows_survive_faults_on_every_route(era: str, mix: str) -> None:
 async def test_expired_tokens_are_renewed_mid_flow(era: str) -> None:
     app = sandbox(token_lifetime=0.2)
     async with fast_connected(app, era) as client:
-            for _ in range(3):
+        for _ in range(3):
             log = FlowLog()
             with anyio.fail_after(FLOW_BOUND_SECONDS):
                 await tolerant_flow(client, QUEUE_MODULE, log)
