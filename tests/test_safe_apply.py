@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -319,3 +320,19 @@ async def test_sensitive_values_stay_out_of_failed_job_output(era: str) -> None:
     assert done.structured_content["status"] == "Failed"
     for result in (submitted, done):
         assert secret not in everything_in(result)
+
+
+async def test_reconciliation_never_claims_another_users_job() -> None:
+    app = sandbox()
+    state = app.state.sandbox
+    async with connected(app, "auto") as client:
+        target = await _target(client)
+        params = example_arguments(target["parameters_schema"])
+        first = await client.call_tool("submit-job", {"accelerator_id": target["id"], "parameters": params})
+        assert not first.is_error, text_of(first)
+        theirs = state.create_job(state.catalog[target["id"]], True, {})
+        state.jobs[theirs.id] = dataclasses.replace(theirs, submitted_by="another-genesys-user")
+        state.faults.add("create_job", drop(), times=1)
+        lost = await client.call_tool("submit-job", {"accelerator_id": target["id"], "parameters": params})
+    assert lost.is_error and "may or may not" in text_of(lost)
+    assert theirs.id not in text_of(lost)

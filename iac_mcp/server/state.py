@@ -94,6 +94,9 @@ class ServerState:
     secrets: RecentSecrets = field(default_factory=RecentSecrets)
     lookups: Lookups = field(default_factory=Lookups)
     reported_jobs: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    submitter_id: str | None = None
+    """The Genesys user our OAuth client submits as, learnt from the first job it creates:
+    reconciling a lost answer then ignores other users' jobs of the same accelerator."""
 
     def claim_job(self, job_id: str, *, keep: int = 4096) -> bool:
         """Record a job as reported to a caller; False if it already was.

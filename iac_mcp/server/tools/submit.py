@@ -185,7 +185,11 @@ async def _reconcile(state: ServerState, body: AcceleratorInput, started: dateti
     """After an ambiguous submission, find the job it created instead of submitting again."""
     try:
         history = await state.client.list_jobs(
-            accelerator_id=body.accelerator_id, sort_by="dateSubmitted", sort_order="desc", max_results=25
+            accelerator_id=body.accelerator_id,
+            submitted_by=state.submitter_id,
+            sort_by="dateSubmitted",
+            sort_order="desc",
+            max_results=25,
         )
     except GenesysError:
         history = []
@@ -220,6 +224,8 @@ async def _send(state: ServerState, submission: Submission) -> tuple[Infrastruct
     except GenesysError as error:
         raise ToolError(describe_error(f"submit the job for accelerator {body.accelerator_id}", error)) from error
     state.claim_job(job.id)
+    if job.submitted_by and job.submitted_by.id:
+        state.submitter_id = job.submitted_by.id
     return job, None
 
 
