@@ -15,7 +15,7 @@ from servers import ERAS, SIGNING_KEY, all_descriptions, connected, everything_i
 
 from iac_mcp.demo import example_arguments
 from iac_mcp.logic.plan_token import issue_plan_token
-from iac_mcp.sandbox.faults import drop, drop_after
+from iac_mcp.sandbox.faults import drop, drop_after, garbled
 
 pytestmark = pytest.mark.anyio
 
@@ -336,3 +336,17 @@ async def test_reconciliation_never_claims_another_users_job() -> None:
         lost = await client.call_tool("submit-job", {"accelerator_id": target["id"], "parameters": params})
     assert lost.is_error and "may or may not" in text_of(lost)
     assert theirs.id not in text_of(lost)
+
+
+async def test_an_unreadable_answer_to_a_submission_is_reconciled_not_resent() -> None:
+    app = sandbox()
+    async with connected(app, "legacy") as client:
+        target = await _target(client)
+        app.state.sandbox.faults.add("create_job", garbled(), times=1)
+        result = await client.call_tool(
+            "submit-job", {"accelerator_id": target["id"], "parameters": example_arguments(target["parameters_schema"])}
+        )
+    assert not result.is_error, text_of(result)
+    assert "found in the history" in result.structured_content["note"]
+    assert result.structured_content["job"]["id"] in app.state.sandbox.jobs
+    assert app.state.sandbox.jobs_created == 1 and app.state.sandbox.requests["create_job"] == 1

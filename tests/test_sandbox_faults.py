@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 
 from conftest import Sandbox
 from iac_mcp.sandbox.app import create_app
-from iac_mcp.sandbox.faults import ROUTES, ConnectionDropped, Fault, FaultPlan, drop, drop_after, slow, status
+from iac_mcp.sandbox.faults import ROUTES, ConnectionDropped, Fault, FaultPlan, drop, drop_after, garbled, slow, status
 from iac_mcp.sandbox.jobs import FAILURE_DEMO_ID
 from iac_mcp.sandbox.settings import SandboxSettings
 from test_sandbox_platform import assert_genesys_error
@@ -129,6 +129,15 @@ def test_drop_after_creates_the_job_but_loses_the_answer(sandbox: Sandbox) -> No
     assert sandbox.state.jobs_created == 1
     [job] = sandbox.client.get(f"{API}/jobs").json()["entities"]
     assert job["id"] == next(iter(sandbox.state.jobs))
+
+
+def test_garbled_creates_the_job_and_answers_html(sandbox: Sandbox) -> None:
+    sandbox.state.faults.add("create_job", garbled())
+    answer = call(sandbox.client, "create_job")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+    with pytest.raises(ValueError):
+        answer.json()
+    assert sandbox.state.jobs_created == 1
 
 
 def test_drop_after_on_token_issues_an_unseen_token(sandbox: Sandbox) -> None:

@@ -25,12 +25,12 @@ import httpx
 ROUTES = ("token", "list_accelerators", "get_accelerator", "create_job", "get_job", "list_jobs")
 FAULT_STATUSES = (429, 500, 502, 503, 504)
 
-FaultKind = Literal["status", "slow", "drop", "drop_after"]
+FaultKind = Literal["status", "slow", "drop", "drop_after", "garbled"]
 
 
 @dataclass(frozen=True)
 class Fault:
-    """One injected misbehaviour. Build them with `status`, `slow`, `drop` and `drop_after`."""
+    """One injected misbehaviour. Build them with `status`, `slow`, `drop`, `drop_after` and `garbled`."""
 
     kind: FaultKind
     status: int | None = None
@@ -62,6 +62,11 @@ def drop() -> Fault:
 def drop_after() -> Fault:
     """Process the request, then drop the connection before answering: the ambiguous POST."""
     return Fault(kind="drop_after")
+
+
+def garbled() -> Fault:
+    """Process the request, then answer 200 with an HTML page instead of JSON (a meddling proxy)."""
+    return Fault(kind="garbled")
 
 
 class ConnectionDropped(httpx.RemoteProtocolError):

@@ -17,7 +17,7 @@ import re
 import uuid
 
 from starlette.datastructures import MutableHeaders
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from iac_mcp.sandbox.errors import CORRELATION_HEADER, error_body
@@ -25,6 +25,7 @@ from iac_mcp.sandbox.faults import ConnectionDropped, Fault
 from iac_mcp.sandbox.state import SandboxState
 
 _PREFIX = "/api/v2/infrastructureascode"
+GARBLED_PAGE = "<html><body><h1>Request accepted</h1><p>Your request is being processed.</p></body></html>"
 _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"/oauth/token"), "token"),
     ("GET", re.compile(rf"{_PREFIX}/accelerators/?"), "list_accelerators"),
@@ -109,6 +110,9 @@ class Gateway:
             await self.app(scope, receive, stamped)
         elif fault.kind == "drop":
             await drop_connection(send, str(route))
+        elif fault.kind == "garbled":
+            await self.app(scope, receive, _discard)
+            await HTMLResponse(GARBLED_PAGE)(scope, receive, stamped)
         else:
             await self.app(scope, receive, _discard)
             await drop_connection(send, str(route))

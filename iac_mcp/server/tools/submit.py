@@ -19,7 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from iac_mcp.genesys.errors import GenesysError, ServerError, TransportError
+from iac_mcp.genesys.errors import GenesysError, ServerError, TransportError, UnexpectedResponseError
 from iac_mcp.genesys.models import AcceleratorInput, AcceleratorSpecification, InfrastructureascodeJob, same
 from iac_mcp.logic.forms import ParameterForm, form_from_spec, validate_parameters, wire_parameters
 from iac_mcp.logic.jobs import JobView, job_view, render_job
@@ -216,11 +216,11 @@ async def _send(state: ServerState, submission: Submission) -> tuple[Infrastruct
     started = datetime.now(timezone.utc)
     try:
         job = await state.client.create_job(body)
-    except (TransportError, ServerError) as error:
+    except (TransportError, ServerError, UnexpectedResponseError) as error:
         if isinstance(error, TransportError) and not error.maybe_processed:
             raise ToolError(describe_error(f"submit the job for accelerator {body.accelerator_id}", error)) from error
         job = await _reconcile(state, body, started, error)
-        return job, "The answer was lost after sending, so the job was found in the history instead of being resent."
+        return job, "The answer was lost or unreadable, so the job was found in the history instead of being resent."
     except GenesysError as error:
         raise ToolError(describe_error(f"submit the job for accelerator {body.accelerator_id}", error)) from error
     state.claim_job(job.id)
