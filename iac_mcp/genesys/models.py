@@ -15,7 +15,7 @@ The models are liberal in what they accept, because real data is untidy:
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
@@ -47,6 +47,21 @@ def scalar_text(value: Any) -> str | None:
 def same(a: str | None, b: str | None) -> bool:
     """Case-insensitive comparison for the API's enum-like strings."""
     return (a or "").casefold() == (b or "").casefold()
+
+
+# --- Query vocabulary ---------------------------------------------------------------
+# The values the API's query parameters take, as the API spells them; shared by the
+# tools' input schemas and the sandbox's parameter checks.
+
+Origin = Literal["genesys", "partner", "community"]
+AcceleratorType = Literal["module", "accelerator", "blueprint"]
+AcceleratorSortField = Literal["name", "id", "type", "origin", "classification"]
+JobSortField = Literal["dateSubmitted", "id", "submittedBy", "acceleratorId", "status"]
+SortOrder = Literal["asc", "desc"]
+PreferredLanguage = Literal[
+    "ar", "cs", "da", "de", "en-US", "es", "fi", "fr", "it", "iw", "ko", "ja",
+    "nl", "no", "pl", "pt-BR", "pt-PT", "sv", "th", "tr", "zh-CN", "zh-TW",
+]  # fmt: skip
 
 
 # --- Accelerators -----------------------------------------------------------------
@@ -212,7 +227,9 @@ TERMINAL_STATUSES = (
     "RollbackComplete",
     "RollbackFailed",
 )
-HISTORY_STATUS_FILTERS = ("Created", "Queued", "Running", "Complete", "Failed", "Incomplete")
+HistoryStatus = Literal["Created", "Queued", "Running", "Complete", "Failed", "Incomplete"]
+"""The statuses the job history can be filtered by."""
+HISTORY_STATUS_FILTERS: tuple[str, ...] = get_args(HistoryStatus)
 
 
 def is_terminal(status: str | None) -> bool:

@@ -12,7 +12,7 @@ import binascii
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import urlencode
 
 from pydantic import ValidationError
@@ -23,7 +23,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from iac_mcp.genesys.models import AcceleratorInput, same
+from iac_mcp.genesys.models import (
+    RUNNING_STATUSES,
+    TERMINAL_STATUSES,
+    AcceleratorInput,
+    AcceleratorType,
+    Origin,
+    PreferredLanguage,
+    same,
+)
 from iac_mcp.logic.forms import validate_parameters
 from iac_mcp.sandbox.catalog import ACCELERATORS_PATH, CatalogEntry
 from iac_mcp.sandbox.errors import error_response
@@ -36,12 +44,10 @@ MAX_BODY_BYTES = 512_000
 VIEW_ACCELERATORS = "infrastructureascode:accelerator:view"
 ADD_JOB = "infrastructureascode:job:add"
 VIEW_JOBS = "infrastructureascode:job:view"
-ORIGINS = ("community", "partner", "genesys")
-TYPES = ("module", "accelerator", "blueprint")
-LANGUAGES = tuple("ar cs da de en-US es fi fr it iw ko ja nl no pl pt-BR pt-PT sv th tr zh-CN zh-TW".split())
-JOB_STATUSES = (
-    "Created", "Queued", "Running", "Complete", "Failed", "Incomplete", "InternalError", "RollbackComplete", "RollbackFailed",
-)
+ORIGINS = get_args(Origin)
+TYPES = get_args(AcceleratorType)
+LANGUAGES = get_args(PreferredLanguage)
+JOB_STATUSES = RUNNING_STATUSES + TERMINAL_STATUSES
 ACCELERATOR_SORTS: dict[str, Callable[[CatalogEntry], str]] = {
     "name": lambda e: e.spec.name,
     "id": lambda e: e.spec.id,

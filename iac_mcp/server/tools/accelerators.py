@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -10,6 +10,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from iac_mcp.genesys.errors import GenesysError
+from iac_mcp.genesys.models import AcceleratorSortField, AcceleratorType, Origin, PreferredLanguage, SortOrder
 from iac_mcp.logic.accelerators import (
     AcceleratorDescription,
     AcceleratorPage,
@@ -20,11 +21,6 @@ from iac_mcp.logic.accelerators import (
 )
 from iac_mcp.server.errors import describe_error
 from iac_mcp.server.tools.common import ACCELERATOR_ID, READ_ONLY, server_state, structured
-
-LANGUAGES = Literal[
-    "ar", "cs", "da", "de", "en-US", "es", "fi", "fr", "it", "iw", "ko", "ja",
-    "nl", "no", "pl", "pt-BR", "pt-PT", "sv", "th", "tr", "zh-CN", "zh-TW",
-]  # fmt: skip
 
 LIST_ACCELERATORS = """\
 Search the Genesys Cloud catalogue of infrastructure-as-code accelerators (CX as Code \
@@ -38,12 +34,12 @@ async def list_accelerators(
     ctx: Context,
     name: Annotated[str | None, Field(description="Words the name must contain (case-insensitive).", max_length=200)] = None,
     description: Annotated[str | None, Field(description="Words the description must contain.", max_length=200)] = None,
-    origin: Annotated[Literal["genesys", "partner", "community"] | None, Field(description="Who published it.")] = None,
-    type: Annotated[Literal["module", "accelerator", "blueprint"] | None, Field(description="What kind it is.")] = None,
+    origin: Annotated[Origin | None, Field(description="Who published it.")] = None,
+    type: Annotated[AcceleratorType | None, Field(description="What kind it is.")] = None,
     classification: Annotated[str | None, Field(description="Classification, e.g. Routing.", max_length=200)] = None,
     tags: Annotated[list[str] | None, Field(description="Match accelerators having any of these tags.", max_length=20)] = None,
-    sort_by: Annotated[Literal["name", "id", "type", "origin", "classification"] | None, Field(description="Field to sort by.")] = None,
-    sort_order: Annotated[Literal["asc", "desc"] | None, Field(description="Sort direction.")] = None,
+    sort_by: Annotated[AcceleratorSortField | None, Field(description="Field to sort by.")] = None,
+    sort_order: Annotated[SortOrder | None, Field(description="Sort direction.")] = None,
     page_number: Annotated[int, Field(ge=1, le=10_000, description="Page to return, from 1.")] = 1,
     page_size: Annotated[int, Field(ge=1, le=100, description="Entries per page.")] = 25,
 ) -> Annotated[CallToolResult, AcceleratorPage]:
@@ -78,7 +74,7 @@ submit-job; ask the user for values you cannot infer. Next: submit-job with dry_
 async def describe_accelerator(
     ctx: Context,
     accelerator_id: ACCELERATOR_ID,
-    preferred_language: Annotated[LANGUAGES | None, Field(description="Language of the texts; default en-US.")] = None,
+    preferred_language: Annotated[PreferredLanguage | None, Field(description="Language of the texts; default en-US.")] = None,
 ) -> Annotated[CallToolResult, AcceleratorDescription]:
     state = server_state(ctx)
     try:

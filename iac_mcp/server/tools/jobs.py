@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -12,6 +12,7 @@ from pydantic import Field
 
 from iac_mcp.genesys.errors import GenesysError
 from iac_mcp.genesys.ids import MAX_ID_LENGTH
+from iac_mcp.genesys.models import HistoryStatus, JobSortField, SortOrder
 from iac_mcp.logic.jobs import JobList, JobView, job_view, render_job, render_job_list
 from iac_mcp.server.errors import describe_error
 from iac_mcp.server.tools.common import JOB_ID, READ_ONLY, server_state, structured
@@ -70,7 +71,7 @@ job. Each entry has the status in plain words and any error code. Next: get-job 
 async def list_jobs(
     ctx: Context,
     status: Annotated[
-        Literal["Created", "Queued", "Running", "Complete", "Failed", "Incomplete"] | None,
+        HistoryStatus | None,
         Field(description="Only jobs in this status."),
     ] = None,
     accelerator_id: Annotated[
@@ -78,9 +79,9 @@ async def list_jobs(
     ] = None,
     submitted_by: Annotated[str | None, Field(description="Only jobs submitted by this user id.", max_length=128)] = None,
     sort_by: Annotated[
-        Literal["dateSubmitted", "id", "submittedBy", "acceleratorId", "status"], Field(description="Sort field.")
+        JobSortField, Field(description="Sort field.")
     ] = "dateSubmitted",
-    sort_order: Annotated[Literal["asc", "desc"], Field(description="Sort direction.")] = "desc",
+    sort_order: Annotated[SortOrder, Field(description="Sort direction.")] = "desc",
     max_results: Annotated[int, Field(ge=1, le=100, description="How many jobs to return.")] = 10,
     include_errors: Annotated[bool, Field(description="Include each job's error code and message.")] = True,
 ) -> Annotated[CallToolResult, JobList]:
