@@ -23,7 +23,11 @@ CALL_BOUND_SECONDS = 10
 NASTY = st.sampled_from(
     ["", ".", "..", "../..", "a/b", "x?y=1", "#frag", "%2F", "%2e%2e", "..%2F", "\x00", "\r\n", "é", "\u202e", "🙂", " ", "a" * 129]
 )
-TEXT = st.one_of(NASTY, st.text(max_size=40), st.builds("".join, st.lists(NASTY | st.text(max_size=3), max_size=5)))
+WELL_FORMED = st.sampled_from(["00000000-0000-0000-0000-000000000000", "3b1c9d2e-4f5a-4b6c-8d7e-9f0a1b2c3d4e", "x.y_z~1"])
+"""Ids that pass validation and so must reach the sandbox: proof the recorder sees requests."""
+TEXT = st.one_of(
+    NASTY, WELL_FORMED, st.text(max_size=40), st.builds("".join, st.lists(NASTY | st.text(max_size=3), max_size=5))
+)
 SCALAR = st.one_of(
     st.none(),
     st.booleans(),
