@@ -99,7 +99,8 @@ class AcceleratorDescription(BaseModel):
     tags: list[str] = Field(default_factory=list)
     parameters: list[Parameter] = Field(description="Every parameter across all form pages, in form order.")
     parameters_schema: dict[str, Any] = Field(
-        description="JSON Schema of the `parameters` object submit-job accepts for this accelerator."
+        description="JSON Schema of the `parameters` object submit-job accepts (types, allowed values, defaults, "
+        "required names; labels and descriptions are in `parameters`)."
     )
     permissions: list[str] = Field(default_factory=list, description="Genesys permissions needed to install it.")
     products: list[str] = Field(default_factory=list, description="Genesys products it needs.")

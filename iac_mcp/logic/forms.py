@@ -95,14 +95,14 @@ def typed_value(parameter: Parameter, text: str) -> Any:
 
 
 def json_schema(form: ParameterForm) -> dict[str, Any]:
-    """The JSON Schema of the `parameters` object that submit-job accepts for this form."""
+    """The JSON Schema of the `parameters` object that submit-job accepts for this form.
+
+    It holds what validation needs (types, allowed values, defaults, required names);
+    labels and descriptions live once, in the `Parameter` list beside it.
+    """
     properties: dict[str, Any] = {}
     for p in form.parameters:
         prop: dict[str, Any] = {"type": p.type}
-        if p.display_name:
-            prop["title"] = p.display_name
-        if p.description:
-            prop["description"] = p.description
         if p.allowed_values:
             prop["enum"] = [typed_value(p, v) for v in p.allowed_values]
         if p.sensitive:

@@ -190,17 +190,22 @@ async def token(request: Request) -> Response:
 # --- Accelerators ------------------------------------------------------------------
 
 
-def _matches(entry: CatalogEntry, request: Request, tags: list[str]) -> bool:
-    spec, query = entry.spec, request.query_params
-    for field in ("name", "description"):
-        wanted = query.get(field)
-        if wanted and wanted.casefold() not in (getattr(spec, field) or "").casefold():
-            return False
-    for field in ("origin", "type", "classification"):
-        wanted = query.get(field)
-        if wanted and not same(wanted, getattr(spec, field)):
-            return False
-    return not tags or any(same(tag, have) for tag in tags for have in spec.tags)
+def _filter(request: Request) -> Callable[[CatalogEntry], bool]:
+    """The listing's filters, read from the query once per request rather than once per entry."""
+    query = request.query_params
+    contains = [(f, query[f].casefold()) for f in ("name", "description") if query.get(f)]
+    equals = [(f, query[f]) for f in ("origin", "type", "classification") if query.get(f)]
+    tags = [t.strip() for raw in query.getlist("tags") for t in raw.split(",") if t.strip()]
+
+    def matches(entry: CatalogEntry) -> bool:
+        spec = entry.spec
+        return (
+            all(wanted in (getattr(spec, f) or "").casefold() for f, wanted in contains)
+            and all(same(wanted, getattr(spec, f)) for f, wanted in equals)
+            and (not tags or any(same(tag, have) for tag in tags for have in spec.tags))
+        )
+
+    return matches
 
 
 def _page_uri(request: Request, page_size: int, page_number: int) -> str:
@@ -216,10 +221,9 @@ async def list_accelerators(request: Request) -> Response:
     choice_query(request, "type", TYPES)
     sort_by = choice_query(request, "sortBy", tuple(ACCELERATOR_SORTS), "name")
     descending = choice_query(request, "sortOrder", ("asc", "desc"), "asc") == "desc"
-    tags = [t.strip() for raw in request.query_params.getlist("tags") for t in raw.split(",") if t.strip()]
     sort_key = ACCELERATOR_SORTS[str(sort_by)]
     found = sorted(
-        (e for e in state.catalog.values() if _matches(e, request, tags)),
+        filter(_filter(request), state.catalog.values()),
         key=lambda e: (sort_key(e).casefold(), e.spec.id),
         reverse=descending,
     )

@@ -21,8 +21,9 @@ from iac_mcp.genesys.errors import GenesysError
 T = TypeVar("T")
 
 CATALOGUE_PAGE_SIZE = 100
-CATALOGUE_MAX_PAGES = 50
-"""At most 5,000 accelerators are indexed: a bound on one refresh, far above today's catalogue."""
+CATALOGUE_MAX_PAGES = 100
+"""At most 10,000 accelerators are indexed: a bound on one refresh (a third of a minute's
+request budget), far above the hundreds Genesys publishes today."""
 
 RECENT_JOBS = 100
 """Job ids offered for completion: the newest ones, one request's worth."""
