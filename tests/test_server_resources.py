@@ -12,7 +12,8 @@ from servers import ERAS, connected, sandbox, text_of
 
 from iac_mcp.genesys.models import AcceleratorSpecification, ErrorInfo, InfrastructureascodeJob
 from iac_mcp.logic.redaction import MASK
-from iac_mcp.server.resources import masked_job, masked_spec
+from iac_mcp.logic.jobs import masked_job
+from iac_mcp.server.resources import masked_spec
 
 pytestmark = pytest.mark.anyio
 
@@ -108,7 +109,7 @@ def test_masking_reuses_the_job_masking_of_get_job() -> None:
         rollback_results="signing_key: also-never-told",
         error_info=ErrorInfo(code="job.failed", message="bad key known-secret"),
     )
-    wire = masked_job(job, secrets=["known-secret"], sensitive_names=frozenset({"signing_key"}))
+    wire = masked_job(job, secrets=["known-secret"], sensitive_names=frozenset({"signing_key"})).to_wire()
     text = json.dumps(wire)
     assert "never-told" not in text and "known-secret" not in text and "\x1b" not in text
     assert wire["errorInfo"] == {"code": "job.failed", "message": f"bad key {MASK}"}

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field
 
-from iac_mcp.genesys.models import InfrastructureascodeJob, same
+from iac_mcp.genesys.models import ErrorInfo, InfrastructureascodeJob, same
 from iac_mcp.logic.redaction import mask_assignments, mask_values
 from iac_mcp.logic.terraform import TerraformSummary, parse_terraform_output, strip_ansi
 from iac_mcp.logic.text import BoundedText, bound_text
@@ -88,6 +88,26 @@ def mask_job_text(text: str, *, secrets: Iterable[str], sensitive_names: Iterabl
     return mask_values(mask_assignments(strip_ansi(text), sensitive_names), secrets)
 
 
+def masked_job(
+    job: InfrastructureascodeJob, *, secrets: Iterable[str], sensitive_names: Iterable[str]
+) -> InfrastructureascodeJob:
+    """The job with its output, rollback output and error message masked (ANSI colour removed)."""
+    secrets = tuple(secrets)
+    names = tuple(sensitive_names)
+
+    def clean(text: str | None) -> str | None:
+        return None if text is None else mask_job_text(text, secrets=secrets, sensitive_names=names)
+
+    error = job.error_info
+    return job.model_copy(
+        update={
+            "results": clean(job.results),
+            "rollback_results": clean(job.rollback_results),
+            "error_info": ErrorInfo(code=error.code, message=clean(error.message)) if error else None,
+        }
+    )
+
+
 def job_view(
     job: InfrastructureascodeJob,
     *,
@@ -97,14 +117,8 @@ def job_view(
     now: datetime | None = None,
 ) -> JobView:
     """The agent's view of a job; sensitive values are masked everywhere text appears."""
-    secrets = tuple(secrets)
-    names = tuple(sensitive_names)
-
-    def clean(text: str | None) -> str | None:
-        return None if text is None else mask_job_text(text, secrets=secrets, sensitive_names=names)
-
-    results = clean(job.results)
-    rollback = clean(job.rollback_results)
+    job = masked_job(job, secrets=secrets, sensitive_names=sensitive_names)
+    results, rollback = job.results, job.rollback_results
     return JobView(
         id=job.id,
         accelerator_id=job.accelerator_id,
@@ -116,7 +130,7 @@ def job_view(
         submitted_at=job.date_submitted,
         submitted_by=job.submitted_by.id if job.submitted_by else None,
         error_code=job.error_info.code if job.error_info else None,
-        error_message=clean(job.error_info.message) if job.error_info else None,
+        error_message=job.error_info.message if job.error_info else None,
         terraform=parse_terraform_output(results) if results else None,
         results=bound_text(results, limit) if results is not None else None,
         rollback_results=bound_text(rollback, limit) if rollback is not None else None,

@@ -16,8 +16,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from iac_mcp.genesys.errors import GenesysError, InvalidIdError, NotFoundError
-from iac_mcp.genesys.models import AcceleratorSpecification, ErrorInfo, InfrastructureascodeJob
-from iac_mcp.logic.jobs import mask_job_text
+from iac_mcp.genesys.models import AcceleratorSpecification
+from iac_mcp.logic.jobs import masked_job
 from iac_mcp.logic.redaction import MASK, redact
 from iac_mcp.server.errors import describe_error
 from iac_mcp.server.tools.common import server_state
@@ -52,24 +52,6 @@ def masked_spec(spec: AcceleratorSpecification, secrets: Iterable[str] = ()) -> 
     return redact(copy.to_wire(), secrets, ())
 
 
-def masked_job(job: InfrastructureascodeJob, *, secrets: Iterable[str], sensitive_names: frozenset[str]) -> dict[str, Any]:
-    """The job as Genesys sends it, its output and error masked exactly as get-job masks them."""
-
-    secrets = tuple(secrets)
-
-    def clean(text: str | None) -> str | None:
-        return None if text is None else mask_job_text(text, secrets=secrets, sensitive_names=sensitive_names)
-
-    error = job.error_info
-    return job.model_copy(
-        update={
-            "results": clean(job.results),
-            "rollback_results": clean(job.rollback_results),
-            "error_info": ErrorInfo(code=error.code, message=clean(error.message)) if error else None,
-        }
-    ).to_wire()
-
-
 async def accelerator_resource(accelerator_id: str, ctx: Context) -> str:
     state = server_state(ctx)
     try:
@@ -86,7 +68,8 @@ async def job_resource(job_id: str, ctx: Context) -> str:
     except GenesysError as error:
         raise _failure(f"read job {job_id}", error, subject="job") from error
     names = await state.specs.sensitive_names(state.client, job.accelerator_id)
-    return json.dumps(masked_job(job, secrets=state.secrets, sensitive_names=names), indent=2, ensure_ascii=False)
+    masked = masked_job(job, secrets=state.secrets, sensitive_names=names)
+    return json.dumps(masked.to_wire(), indent=2, ensure_ascii=False)
 
 
 def register(server: MCPServer) -> None:
