@@ -13,6 +13,7 @@ from mcp import Client
 from mcp.types import CallToolResult
 from starlette.applications import Starlette
 
+from iac_mcp.demo import example_arguments
 from iac_mcp.sandbox.app import create_app
 from iac_mcp.sandbox.settings import SandboxSettings
 from iac_mcp.server.app import build_server
@@ -51,6 +52,12 @@ def text_of(result: CallToolResult) -> str:
 def everything_in(result: CallToolResult) -> str:
     """All a client can see of a result, for asserting what must never appear in it."""
     return text_of(result) + json.dumps(result.structured_content or {})
+
+
+async def submit_example(client: Client, description: dict[str, Any]) -> CallToolResult:
+    """A dry run of a described accelerator with the required values an agent would fill in."""
+    arguments = {"accelerator_id": description["id"], "parameters": example_arguments(description["parameters_schema"])}
+    return await client.call_tool("submit-job", arguments)
 
 
 async def all_descriptions(client: Client) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import pytest
 from mcp import Client
 from mcp.client.context import ClientRequestContext
 from mcp.types import ElicitRequestParams, ElicitResult
-from servers import ERAS, SIGNING_KEY, all_descriptions, connected, everything_in, sandbox, text_of
+from servers import ERAS, SIGNING_KEY, all_descriptions, connected, everything_in, sandbox, submit_example, text_of
 
 from iac_mcp.demo import example_arguments
 from iac_mcp.logic.plan_token import issue_plan_token
@@ -226,9 +226,7 @@ async def test_a_request_lost_before_processing_reports_unknown_and_creates_noth
     async with connected(app, "auto") as client:
         target = await _target(client)
         app.state.sandbox.faults.add("create_job", drop(), times=1)
-        result = await client.call_tool(
-            "submit-job", {"accelerator_id": target["id"], "parameters": example_arguments(target["parameters_schema"])}
-        )
+        result = await submit_example(client, target)
     assert result.is_error and "may or may not" in text_of(result) and "list-jobs" in text_of(result)
     assert app.state.sandbox.jobs_created == 0 and app.state.sandbox.requests["create_job"] == 1
 
@@ -242,9 +240,7 @@ async def test_waiting_reports_progress_at_each_status_change(era: str) -> None:
 
     async with connected(app, era) as client:
         target = await _target(client)
-        submitted = await client.call_tool(
-            "submit-job", {"accelerator_id": target["id"], "parameters": example_arguments(target["parameters_schema"])}
-        )
+        submitted = await submit_example(client, target)
         job_id = submitted.structured_content["job"]["id"]
         done = await client.call_tool("get-job", {"job_id": job_id, "wait_seconds": 20}, progress_callback=progress)
     assert done.structured_content["status"] == "Complete" and done.structured_content["terminal"]
@@ -257,9 +253,7 @@ async def test_waiting_stops_at_the_deadline_and_says_when_to_poll(era: str) -> 
     app = sandbox(job_duration=600)
     async with connected(app, era) as client:
         target = await _target(client)
-        submitted = await client.call_tool(
-            "submit-job", {"accelerator_id": target["id"], "parameters": example_arguments(target["parameters_schema"])}
-        )
+        submitted = await submit_example(client, target)
         waited = await client.call_tool("get-job", {"job_id": submitted.structured_content["job"]["id"], "wait_seconds": 1})
     assert not waited.structured_content["terminal"] and waited.structured_content["poll_after_seconds"] >= 2
     assert app.state.sandbox.requests["get_job"] >= 2
@@ -269,9 +263,7 @@ async def test_a_cancelled_wait_stops_polling() -> None:
     app = sandbox(job_duration=600)
     async with connected(app, "legacy") as client:
         target = await _target(client)
-        submitted = await client.call_tool(
-            "submit-job", {"accelerator_id": target["id"], "parameters": example_arguments(target["parameters_schema"])}
-        )
+        submitted = await submit_example(client, target)
         with anyio.move_on_after(1.5):
             await client.call_tool("get-job", {"job_id": submitted.structured_content["job"]["id"], "wait_seconds": 50})
         await anyio.sleep(0.2)
@@ -343,9 +335,7 @@ async def test_an_unreadable_answer_to_a_submission_is_reconciled_not_resent() -
     async with connected(app, "legacy") as client:
         target = await _target(client)
         app.state.sandbox.faults.add("create_job", garbled(), times=1)
-        result = await client.call_tool(
-            "submit-job", {"accelerator_id": target["id"], "parameters": example_arguments(target["parameters_schema"])}
-        )
+        result = await submit_example(client, target)
     assert not result.is_error, text_of(result)
     assert "found in the history" in result.structured_content["note"]
     assert result.structured_content["job"]["id"] in app.state.sandbox.jobs

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from servers import ERAS, SIGNING_KEY, all_descriptions, connected, everything_in, sandbox, text_of
+from servers import ERAS, SIGNING_KEY, all_descriptions, connected, everything_in, sandbox, submit_example, text_of
 
 from iac_mcp.demo import example_arguments
 from iac_mcp.genesys.client import IacClient
@@ -200,9 +200,7 @@ async def test_get_job_of_a_running_job_says_when_to_poll(era: str) -> None:
     async with connected(app, era) as client:
         descriptions = await all_descriptions(client)
         target = descriptions[0]
-        submitted = await client.call_tool(
-            "submit-job", {"accelerator_id": target["id"], "parameters": example_arguments(target["parameters_schema"])}
-        )
+        submitted = await submit_example(client, target)
         read = await client.call_tool("get-job", {"job_id": submitted.structured_content["job"]["id"]})
     view = read.structured_content
     assert view["terminal"] is False and view["succeeded"] is False
@@ -238,9 +236,7 @@ async def test_list_jobs_filters_and_defaults_to_ten(era: str) -> None:
         first, second = descriptions[0], descriptions[1]
         for target, count in ((first, 11), (second, 2)):
             for _ in range(count):
-                r = await client.call_tool(
-                    "submit-job", {"accelerator_id": target["id"], "parameters": example_arguments(target["parameters_schema"])}
-                )
+                r = await submit_example(client, target)
                 assert not r.is_error, text_of(r)
         default = await client.call_tool("list-jobs", {})
         of_second = await client.call_tool("list-jobs", {"accelerator_id": second["id"]})
@@ -264,9 +260,7 @@ async def test_missing_permission_is_named(era: str) -> None:
     async with connected(app, era) as client:
         descriptions = await all_descriptions(client)
         target = descriptions[0]
-        result = await client.call_tool(
-            "submit-job", {"accelerator_id": target["id"], "parameters": example_arguments(target["parameters_schema"])}
-        )
+        result = await submit_example(client, target)
     text = text_of(result)
     assert result.is_error and "403" in text and "missing.any.permissions" in text
     assert "infrastructureascode:job:add" in text.split("Next:")[1]
@@ -285,9 +279,7 @@ async def test_rate_limit_reports_the_wait(era: str) -> None:
 async def test_coloured_terraform_output_is_parsed_and_shown_plain(era: str) -> None:
     async with connected(sandbox(ansi_colour=True), era) as client:
         target = (await all_descriptions(client))[0]
-        submitted = await client.call_tool(
-            "submit-job", {"accelerator_id": target["id"], "parameters": example_arguments(target["parameters_schema"])}
-        )
+        submitted = await submit_example(client, target)
         read = await client.call_tool("get-job", {"job_id": submitted.structured_content["job"]["id"]})
     view = read.structured_content
     assert view["terraform"]["complete"] and view["terraform"]["to_add"] == len(target["creates"])
