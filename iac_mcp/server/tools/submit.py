@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
+from mcp.server.mcpserver import (
+    AcceptedElicitation,
+    CancelledElicitation,
+    Context,
+    Elicit,
+    ElicitationResult,
+    MCPServer,
+    Resolve,
+)
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
@@ -178,6 +186,14 @@ async def ask_consent(
     return Elicit(consent_question(submission), Consent)
 
 
+def _consented(consent: ElicitationResult[Consent]) -> bool:
+    """Go ahead when no question was needed, or the user accepted and ticked the box."""
+    if not isinstance(consent, AcceptedElicitation):
+        return False
+    answer: Consent | ConsentNotAsked = consent.data
+    return isinstance(answer, ConsentNotAsked) or answer.confirm
+
+
 # --- Submitting once ----------------------------------------------------------------------
 
 
@@ -262,9 +278,8 @@ async def submit_job(
     state = server_state(ctx)
     masked = submission.masked_parameters()
     defaults = [p.name for p in submission.form.parameters if p.name in submission.wire and p.name not in parameters]
-    answer = getattr(consent, "data", None)
-    if not isinstance(answer, (Consent, ConsentNotAsked)) or (isinstance(answer, Consent) and not answer.confirm):
-        verdict = "declined" if getattr(consent, "action", "") != "cancel" else "cancelled"
+    if not _consented(consent):
+        verdict = "cancelled" if isinstance(consent, CancelledElicitation) else "declined"
         result = SubmitResult(
             submitted=False,
             parameters=masked,
@@ -288,16 +303,11 @@ async def submit_job(
         if dry_run
         else None
     )
+    view = job_view(job, secrets=state.secrets, sensitive_names=submission.form.sensitive_names)
     result = SubmitResult(
-        submitted=True,
-        job=job_view(job, secrets=state.secrets, sensitive_names=submission.form.sensitive_names),
-        parameters=masked,
-        defaults_applied=defaults,
-        plan_token=token,
-        note=note,
+        submitted=True, job=view, parameters=masked, defaults_applied=defaults, plan_token=token, note=note
     )
-    assert result.job is not None
-    text = render_job(result.job)
+    text = render_job(view)
     if defaults:
         text += "\nDefaults applied: " + ", ".join(defaults)
     if note:
