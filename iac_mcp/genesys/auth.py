@@ -3,7 +3,8 @@
 Genesys' Python SDK fetches a token once and never refreshes it; a long-running MCP server
 would start failing after `expires_in`. Here the token is cached until shortly before it
 expires, refreshed by exactly one task however many need it at once (a lock and a
-re-check), and dropped when the API answers 401 so that the next call fetches a new one.
+re-check), and renewed once when the API answers 401. Both schemes are `httpx.Auth` flows,
+so the token requests travel through the same transport layers (pacing, retries).
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import anyio
 import httpx
@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from iac_mcp.genesys.errors import CORRELATION_HEADER, AuthenticationError, parse_retry_after
 from iac_mcp.genesys.models import TokenResponse
-from iac_mcp.genesys.retry import RetryPolicy, send
+from iac_mcp.genesys.retry import RESENDABLE
 
 logger = logging.getLogger("iac_mcp.genesys")
 
@@ -30,36 +30,20 @@ REFRESH_MARGIN = 60.0
 """Refresh this many seconds before expiry (or 10% of the lifetime, if that is smaller)."""
 
 
-class TokenSource(Protocol):
-    """What the client needs from an authentication scheme."""
-
-    can_refresh: bool
-
-    async def token(self) -> str:
-        """A bearer token believed to be valid."""
-        ...
-
-    def invalidate(self, stale: str) -> None:
-        """The API rejected `stale`: forget it, so that the next `token()` fetches another."""
-        ...
-
-
-class StaticToken:
+class StaticToken(httpx.Auth):
     """A ready `GENESYSCLOUD_ACCESS_TOKEN`: used as is, and cannot be renewed."""
 
     can_refresh = False
 
     def __init__(self, access_token: str) -> None:
-        self._access_token = access_token
+        self._header = f"Bearer {access_token}"
 
     def __repr__(self) -> str:
         return "StaticToken()"
 
-    async def token(self) -> str:
-        return self._access_token
-
-    def invalidate(self, stale: str) -> None:
-        """Nothing to do: there is no way to obtain another token."""
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        request.headers["Authorization"] = self._header
+        yield request
 
 
 @dataclass(frozen=True)
@@ -68,30 +52,22 @@ class _CachedToken:
     refresh_at: float
 
 
-class ClientCredentials:
-    """The OAuth client-credentials grant, as Genesys implements it.
+class ClientCredentials(httpx.Auth):
+    """The OAuth client-credentials grant, as Genesys implements it, as an httpx auth flow.
 
     `POST {login_base}/oauth/token` with `Authorization: Basic base64(id:secret)` and the
-    form body `grant_type=client_credentials`. The request is retried like a read: asking
-    twice for a token is harmless.
+    form body `grant_type=client_credentials`, marked resendable: asking twice for a token
+    is harmless. A 401 from the API means the request was not processed, so the flow drops
+    the token, fetches another and sends the request once more, even a job submission.
     """
 
     can_refresh = True
 
     def __init__(
-        self,
-        http: httpx.AsyncClient,
-        login_base: str,
-        client_id: str,
-        client_secret: str,
-        *,
-        retry: RetryPolicy,
-        clock: Callable[[], float] = time.monotonic,
+        self, login_base: str, client_id: str, client_secret: str, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._http = http
         self._url = f"{login_base}/oauth/token"
         self._basic = "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode("ascii")
-        self._retry = retry
         self._clock = clock
         self._lock = anyio.Lock()
         self._cached: _CachedToken | None = None
@@ -99,20 +75,25 @@ class ClientCredentials:
     def __repr__(self) -> str:
         return f"ClientCredentials(url={self._url!r})"
 
-    async def token(self) -> str:
-        fresh = self._fresh()
-        if fresh is not None:
-            return fresh
-        async with self._lock:
-            fresh = self._fresh()
-            if fresh is not None:
-                return fresh
-            self._cached = await self._fetch()
-            return self._cached.value
-
-    def invalidate(self, stale: str) -> None:
-        if self._cached is not None and self._cached.value == stale:
-            self._cached = None
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = self._fresh()
+        for renewed in (False, True):
+            if token is None:
+                async with self._lock:  # single flight: one token request however many callers wait
+                    token = self._fresh()
+                    if token is None:
+                        requested_at = self._clock()
+                        answer = yield self._token_request()
+                        await answer.aread()
+                        token = self._accept(answer, requested_at)
+            request.headers["Authorization"] = f"Bearer {token}"
+            response = yield request
+            if response.status_code != 401 or renewed:
+                return
+            logger.info("%s %s -> 401: renewing the token and sending once more", request.method, request.url.path)
+            if self._cached is not None and self._cached.value == token:
+                self._cached = None
+            token = None
 
     def _fresh(self) -> str | None:
         cached = self._cached
@@ -120,18 +101,17 @@ class ClientCredentials:
             return cached.value
         return None
 
-    async def _fetch(self) -> _CachedToken:
-        requested_at = self._clock()
+    def _token_request(self) -> httpx.Request:
+        return httpx.Request(
+            "POST",
+            self._url,
+            headers={"Authorization": self._basic, "Accept": "application/json"},
+            data={"grant_type": "client_credentials"},
+            extensions={RESENDABLE: True},
+        )
 
-        async def build() -> httpx.Request:
-            return self._http.build_request(
-                "POST",
-                self._url,
-                headers={"Authorization": self._basic, "Accept": "application/json"},
-                data={"grant_type": "client_credentials"},
-            )
-
-        response = await send(self._http, build, self._retry, resendable=True)
+    def _accept(self, response: httpx.Response, requested_at: float) -> str:
+        """Cache the token of a token answer, or raise `AuthenticationError` saying why not."""
         if response.status_code != 200:
             raise _token_error(response)
         try:
@@ -144,7 +124,8 @@ class ClientCredentials:
             ) from None
         lifetime = max(0, answer.expires_in)
         logger.info("obtained an OAuth token valid for %d s", lifetime)
-        return _CachedToken(answer.access_token, requested_at + lifetime - min(REFRESH_MARGIN, lifetime / 10))
+        self._cached = _CachedToken(answer.access_token, requested_at + lifetime - min(REFRESH_MARGIN, lifetime / 10))
+        return answer.access_token
 
 
 def _token_error(response: httpx.Response) -> AuthenticationError:

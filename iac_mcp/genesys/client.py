@@ -15,7 +15,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from iac_mcp.genesys.auth import ClientCredentials, StaticToken, TokenSource
+from iac_mcp.genesys.auth import ClientCredentials, StaticToken
 from iac_mcp.genesys.config import GenesysConfig
 from iac_mcp.genesys.errors import UnexpectedResponseError, error_from_response
 from iac_mcp.genesys.ids import validate_id
@@ -26,8 +26,8 @@ from iac_mcp.genesys.models import (
     InfrastructureascodeJob,
     parse_job_history,
 )
-from iac_mcp.genesys.pacing import SlidingWindowLimiter
-from iac_mcp.genesys.retry import RetryPolicy, send
+from iac_mcp.genesys.pacing import PacingTransport, SlidingWindowLimiter
+from iac_mcp.genesys.retry import RetryPolicy, RetryTransport
 
 logger = logging.getLogger("iac_mcp.genesys")
 
@@ -65,24 +65,21 @@ class IacClient:
         pacer: SlidingWindowLimiter | None = None,
     ) -> None:
         self.config = config
-        self._retry = retry or RetryPolicy()
-        self._pacer = pacer or SlidingWindowLimiter()
+        inner = transport or httpx.AsyncHTTPTransport()
+        self.auth: StaticToken | ClientCredentials
+        if config.access_token:
+            self.auth = StaticToken(config.access_token)
+        else:
+            assert config.client_id and config.client_secret  # guaranteed by GenesysConfig
+            self.auth = ClientCredentials(config.login_base, config.client_id, config.client_secret, clock=clock)
         self._http = httpx.AsyncClient(
-            transport=transport,
+            transport=RetryTransport(PacingTransport(inner, pacer or SlidingWindowLimiter()), retry or RetryPolicy()),
+            auth=self.auth,
             timeout=timeout or DEFAULT_TIMEOUT,
             headers={"Accept": "application/json"},
             follow_redirects=False,
             trust_env=False,
-            event_hooks={"request": [self._pace]},
         )
-        self._auth: TokenSource
-        if config.access_token:
-            self._auth = StaticToken(config.access_token)
-        else:
-            assert config.client_id and config.client_secret  # guaranteed by GenesysConfig
-            self._auth = ClientCredentials(
-                self._http, config.login_base, config.client_id, config.client_secret, retry=self._retry, clock=clock
-            )
 
     @classmethod
     def from_config(
@@ -207,10 +204,6 @@ class IacClient:
 
     # --- Plumbing -------------------------------------------------------------------
 
-    async def _pace(self, _: httpx.Request) -> None:
-        """httpx request hook: wait for room under the rate limit before each send."""
-        await self._pacer.acquire()
-
     async def _call(
         self,
         method: str,
@@ -219,35 +212,14 @@ class IacClient:
         params: Mapping[str, QueryValue] | None = None,
         json: Any = None,
     ) -> httpx.Response:
-        """Send with retries; on a 401 renew the token once and send once more.
-
-        A 401 means the request was not processed, so even a job submission may be resent.
-        """
-        url = self.config.api_base + path
-        query = _query(params or {})
-        renewed = False
-        while True:
-            used: list[str] = []
-
-            async def build() -> httpx.Request:
-                token = await self._auth.token()
-                used.append(token)
-                return self._http.build_request(
-                    method, url, params=query, json=json, headers={"Authorization": f"Bearer {token}"}
-                )
-
-            response = await send(self._http, build, self._retry, resendable=method == "GET")
-            if response.status_code == 401 and self._auth.can_refresh and not renewed:
-                logger.info("%s %s -> 401: renewing the token and sending once more", method, path)
-                self._auth.invalidate(used[-1])
-                renewed = True
-                continue
-            if response.is_success:
-                return response
-            hint = None
-            if response.status_code == 401:
-                hint = _REFRESHED_TOKEN_REJECTED if self._auth.can_refresh else _STATIC_TOKEN_REJECTED
-            raise error_from_response(response, hint=hint)
+        """Send through the layers (auth, retries, pacing); a non-2xx answer becomes a typed error."""
+        response = await self._http.request(method, self.config.api_base + path, params=_query(params or {}), json=json)
+        if response.is_success:
+            return response
+        hint = None
+        if response.status_code == 401:
+            hint = _REFRESHED_TOKEN_REJECTED if self.auth.can_refresh else _STATIC_TOKEN_REJECTED
+        raise error_from_response(response, hint=hint)
 
 
 def _query(params: Mapping[str, QueryValue]) -> dict[str, str]:

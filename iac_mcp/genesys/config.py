@@ -69,8 +69,25 @@ class GenesysConfig:
         def get(name: str) -> str | None:
             return (env.get(name) or "").strip() or None
 
-        api_region, region = get(ENV_API_REGION), get(ENV_REGION)
-        client_id, client_secret, access_token = get(ENV_CLIENT_ID), get(ENV_CLIENT_SECRET), get(ENV_ACCESS_TOKEN)
+        return cls.from_values(
+            region=get(ENV_REGION),
+            api_region=get(ENV_API_REGION),
+            client_id=get(ENV_CLIENT_ID),
+            client_secret=get(ENV_CLIENT_SECRET),
+            access_token=get(ENV_ACCESS_TOKEN),
+        )
+
+    @classmethod
+    def from_values(
+        cls,
+        *,
+        region: str | None,
+        api_region: str | None,
+        client_id: str | None,
+        client_secret: str | None,
+        access_token: str | None,
+    ) -> GenesysConfig:
+        """Check the values of the GENESYSCLOUD_* variables together; every problem in one error."""
         problems: list[str] = []
         api_base = ""
         try:

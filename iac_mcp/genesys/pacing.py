@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 import anyio
+import httpx
 
 DEFAULT_RATE_PER_MINUTE = 300
 """Genesys Cloud's documented limit per client-credentials token."""
@@ -57,3 +58,18 @@ class SlidingWindowLimiter:
                     self._sent.append(now)
                     return
                 await self._sleep(self._sent[0] + self.period - now)
+
+
+class PacingTransport(httpx.AsyncBaseTransport):
+    """A transport layer that waits for room under the rate limit before each send."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, limiter: SlidingWindowLimiter) -> None:
+        self._inner = inner
+        self._limiter = limiter
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self._limiter.acquire()
+        return await self._inner.handle_async_request(request)

@@ -73,67 +73,74 @@ class RetryPolicy:
         return min(self.backoff(attempt), remaining)
 
 
-async def send(
-    http: httpx.AsyncClient,
-    build: Callable[[], Awaitable[httpx.Request]],
-    policy: RetryPolicy,
-    *,
-    resendable: bool,
-) -> httpx.Response:
-    """Send the request `build` makes (anew for each attempt), retrying what is safe to retry.
+RESENDABLE = "iac_mcp.resendable"
+"""Request extension: True when the request may be repeated after it reached the server
+(reads, token requests). Anything else, a job submission above all, is sent once."""
 
-    `resendable` says whether the request may be repeated after it reached the server.
-    Returns the last HTTP answer, whatever its status; raises `TransportError` when there
-    is none.
+
+def resendable(request: httpx.Request) -> bool:
+    return bool(request.extensions.get(RESENDABLE, request.method in ("GET", "HEAD")))
+
+
+class RetryTransport(httpx.AsyncBaseTransport):
+    """A transport layer that resends what is safe to resend, and nothing else.
+
+    Returns the last HTTP answer, whatever its status. A transport error is raised as
+    `TransportError`, whose `maybe_processed` says whether the request may have reached
+    Genesys: the fact that forbids resending a job submission.
     """
-    attempt, waited = 0, 0.0
-    while True:
-        attempt += 1
-        request = await build()
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, policy: RetryPolicy) -> None:
+        self._inner = inner
+        self._policy = policy
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        again = resendable(request)
         method, path = request.method, request.url.path
-        started = time.perf_counter()
-        try:
-            response = await http.send(request)
-        except httpx.TransportError as exc:
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            reached = not isinstance(exc, _NEVER_SENT)
+        attempt, waited = 0, 0.0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                response = await self._inner.handle_async_request(request)
+            except httpx.TransportError as exc:
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                reached = not isinstance(exc, _NEVER_SENT)
+                logger.info("%s %s failed: %s (attempt %d, %.0f ms)", method, path, type(exc).__name__, attempt, elapsed_ms)
+                if reached and not again:
+                    raise TransportError(
+                        f"{method} {path} failed after the request may have reached Genesys ({type(exc).__name__}). "
+                        "It was not resent: check whether it was processed before trying again.",
+                        maybe_processed=True,
+                    ) from exc
+                delay = self._policy.next_delay(attempt, waited, None)
+                if delay is None:
+                    raise TransportError(
+                        f"{method} {path} failed after {attempt} attempt(s): {type(exc).__name__}.",
+                        maybe_processed=False,
+                    ) from exc
+            else:
+                status = response.status_code
+                logger.debug(
+                    "%s %s -> %d (attempt %d, %.0f ms, correlation id %s)",
+                    method,
+                    path,
+                    status,
+                    attempt,
+                    (time.perf_counter() - started) * 1000,
+                    response.headers.get(CORRELATION_HEADER),
+                )
+                if status not in RETRYABLE_STATUSES or (status != 429 and not again):
+                    return response
+                delay = self._policy.next_delay(attempt, waited, parse_retry_after(response.headers.get("Retry-After")))
+                if delay is None:
+                    return response
+                await response.aclose()
             logger.info(
-                "%s %s failed: %s (attempt %d, %.0f ms)", method, path, type(exc).__name__, attempt, elapsed_ms
+                "%s %s: retrying in %.2f s (attempt %d of %d)", method, path, delay, attempt + 1, self._policy.max_attempts
             )
-            if reached and not resendable:
-                raise TransportError(
-                    f"{method} {path} failed after the request may have reached Genesys ({_describe(exc)}). "
-                    "It was not resent: check whether it was processed before trying again.",
-                    maybe_processed=True,
-                ) from exc
-            delay = policy.next_delay(attempt, waited, None)
-            if delay is None:
-                raise TransportError(
-                    f"{method} {path} failed after {attempt} attempt(s): {_describe(exc)}.",
-                    maybe_processed=False,
-                ) from exc
-        else:
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            status = response.status_code
-            logger.debug(
-                "%s %s -> %d (attempt %d, %.0f ms, correlation id %s)",
-                method,
-                path,
-                status,
-                attempt,
-                elapsed_ms,
-                response.headers.get(CORRELATION_HEADER),
-            )
-            if status not in RETRYABLE_STATUSES or (status != 429 and not resendable):
-                return response
-            delay = policy.next_delay(attempt, waited, parse_retry_after(response.headers.get("Retry-After")))
-            if delay is None:
-                return response
-        logger.info("%s %s: retrying in %.2f s (attempt %d of %d)", method, path, delay, attempt + 1, policy.max_attempts)
-        await policy.sleep(delay)
-        waited += delay
-
-
-def _describe(exc: httpx.TransportError) -> str:
-    detail = str(exc)
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+            await self._policy.sleep(delay)
+            waited += delay
