@@ -5,13 +5,15 @@ wire format the SDK was generated from. The SDK derives its login URL by replaci
 `//api.` with `//login.` in the host; `http://127.0.0.1:PORT` has no `api.`, so login
 and API share the sandbox's origin, which is exactly how the sandbox serves them.
 
-Documented SDK behaviour (asserted, not hidden): `get_infrastructureascode_jobs`
-declares a single `InfrastructureascodeJob`, so the history listing
-`{"entities": [...]}` deserialises into a job whose every field is None.
+Every test runs under each of the sandbox's three history shapes. Documented SDK
+behaviour (asserted, not hidden): `get_infrastructureascode_jobs` declares a single
+`InfrastructureascodeJob`, so only the `job` shape reads correctly; a listing
+`{"entities": [...]}` or a bare array deserialises into a job whose every field is None.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -22,7 +24,7 @@ import pytest
 from iac_mcp.sandbox.app import create_app
 from iac_mcp.sandbox.jobs import FAILURE_DEMO_ID
 from iac_mcp.sandbox.serve import running_sandbox
-from iac_mcp.sandbox.settings import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxSettings
+from iac_mcp.sandbox.settings import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, HISTORY_SHAPES, SandboxSettings
 
 sdk = pytest.importorskip("PureCloudPlatformClientV2")
 
@@ -34,7 +36,8 @@ INBOUND_IVR = "c47a2b91-0d3e-4f68-9b15-7e2a4c6d8f01"
 class Contract:
     """The SDK's view and the raw JSON of the same sandbox, with a shared token."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, history_shape: str) -> None:
+        self.history_shape = history_shape
         self.api_client = sdk.ApiClient(host=url).get_client_credentials_token(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
         self.api = sdk.InfrastructureAsCodeApi(self.api_client)
         self.raw = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {self.api_client.access_token}"})
@@ -66,10 +69,10 @@ class Contract:
             self.compared += 1
 
 
-@pytest.fixture
-def contract() -> Iterator[Contract]:
-    with running_sandbox(app=create_app(SandboxSettings(job_duration=0))) as url:
-        contract = Contract(url)
+@pytest.fixture(params=HISTORY_SHAPES)
+def contract(request: pytest.FixtureRequest) -> Iterator[Contract]:
+    with running_sandbox(app=create_app(SandboxSettings(job_duration=0, history_shape=request.param))) as url:
+        contract = Contract(url, request.param)
         with contract.raw:
             yield contract
 
@@ -117,7 +120,8 @@ def test_sdk_submits_and_reads_jobs(contract: Contract, dry_run: bool) -> None:
     raw = contract.raw.get(f"{API}/jobs/{created.id}", params={"details": "true"}).json()
     contract.mirrors(job, raw)
     assert job.status == "Complete" and job.submitted_by.id and job.results
-    assert ("Apply complete!" in job.results) is not dry_run and "sdk-secret-value" not in job.results
+    assert ("Apply complete!" in job.results) is not dry_run
+    assert "sdk-secret-value" in job.results, "like a real module, the sandbox prints values in clear"
 
 
 def test_sdk_reads_failed_jobs_with_error_info(contract: Contract) -> None:
@@ -131,13 +135,40 @@ def test_sdk_reads_failed_jobs_with_error_info(contract: Contract) -> None:
     assert job.status == "RollbackFailed" and job.error_info.code == "job.failed" and job.rollback_results
 
 
-def test_sdk_turns_the_history_listing_into_an_empty_job(contract: Contract) -> None:
+def test_sdk_reads_the_history_only_in_the_job_shape(contract: Contract) -> None:
+    empty = contract.api.get_infrastructureascode_jobs(max_results=5)
+    assert all(getattr(empty, attr) is None for attr in empty.swagger_types), "an empty history reads as an empty job"
     submit(contract, True)
+    latest = submit(contract, False)
     history = contract.api.get_infrastructureascode_jobs(max_results=5, include_errors=True, sort_order="desc")
     raw = contract.raw.get(f"{API}/jobs", params={"maxResults": 5, "includeErrors": "true"}).json()
-    assert len(raw["entities"]) == 1
     assert isinstance(history, sdk.InfrastructureascodeJob)
-    assert all(getattr(history, attr) is None for attr in history.swagger_types)
+    if contract.history_shape == "job":
+        contract.mirrors(history, raw)
+        assert history.id == latest.id and contract.compared >= 7
+    else:
+        assert len(raw if contract.history_shape == "array" else raw["entities"]) == 2
+        assert all(getattr(history, attr) is None for attr in history.swagger_types), "the SDK's misreading"
+
+
+def test_sdk_reads_untidy_specs_as_the_typed_api_sends_them(tmp_path: Any) -> None:
+    """JSON booleans and numbers in a spec file reach the SDK as the strings its model declares."""
+    spec = {
+        "id": "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b", "name": "Untidy", "type": "module", "origin": "community",
+        "presentation": [{"title": "P", "schema": {"type": "object", "required": ["n"], "properties": [
+            {"n": {"type": "integer", "default": 3, "sensitive": True}},
+            {"b": {"type": "boolean", "default": False, "enum": [True, False]}},
+        ]}}],
+        "extraKey": {"x": 1},
+    }  # fmt: skip
+    (tmp_path / "untidy.json").write_text(json.dumps(spec))
+    with running_sandbox(app=create_app(SandboxSettings(catalog_dirs=[tmp_path], builtin_catalog=False))) as url:
+        contract = Contract(url, "listing")
+        with contract.raw:
+            read = contract.api.get_infrastructureascode_accelerator(spec["id"])
+            contract.mirrors(read, contract.raw.get(f"{API}/accelerators/{spec['id']}").json())
+    n, b = (next(iter(p.values())) for p in read.presentation[0].schema.properties)
+    assert (n.default, n.sensitive, b.default, b.enum) == ("3", "true", "false", ["true", "false"])
 
 
 def test_sdk_raises_api_exception_with_the_error_body(contract: Contract) -> None:

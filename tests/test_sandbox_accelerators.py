@@ -8,23 +8,27 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import Sandbox
-from iac_mcp.genesys.models import AcceleratorSpecification, same
-from iac_mcp.logic.forms import form_from_spec
 from iac_mcp.sandbox.catalog import BUILTIN_DIR, CatalogError, load_catalog
 from iac_mcp.sandbox.jobs import FAILURE_DEMO_ID
+from iac_mcp.sandbox.spec import METADATA_KEYS, PROPERTY_TEXT_KEYS, SPEC_KEYS, form_of, wire_spec
+from iac_mcp.sandbox.vocabulary import same
 from test_sandbox_platform import assert_genesys_error
 
 LIST = "/api/v2/infrastructureascode/accelerators"
 BUILTIN = {path.name: json.loads(path.read_text()) for path in sorted(BUILTIN_DIR.glob("*.json"))}
 
 
-def props(raw: dict[str, object]) -> list[dict[str, object]]:
-    spec = AcceleratorSpecification.model_validate(raw)
-    return [p.model_dump() for page in spec.presentation if page.schema_ for _, p in page.schema_.named_properties()]
+def props(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    return [prop for page in raw["presentation"] for entry in page["schema"]["properties"] for prop in entry.values()]
+
+
+def without_nulls(raw: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in raw.items() if value is not None}
 
 
 def test_builtin_catalogue_covers_the_documented_variety() -> None:
@@ -36,9 +40,10 @@ def test_builtin_catalogue_covers_the_documented_variety() -> None:
     assert any(s["classification"] is None for s in specs)
     every = [p for s in specs for p in props(s)]
     assert {p["type"] for p in every} >= {"string", "boolean", "number", "integer"}
-    assert any(p["sensitive"] == "true" for p in every)
-    assert any(p["enum"] for p in every) and any(p["help"] for p in every) and any(p["displayname"] for p in every)
-    assert all(isinstance(p["default"], str) for p in every if p["default"] is not None)
+    assert {p["type"] for p in every} <= {"string", "boolean", "number", "integer"}
+    assert any(p.get("sensitive") == "true" for p in every)
+    assert any(p.get("enum") for p in every) and any(p.get("help") for p in every) and any(p.get("displayname") for p in every)
+    assert all(isinstance(p[key], str) for p in every for key in PROPERTY_TEXT_KEYS if key in p)
     assert all(s["permissions"] and s["results"]["entities"] for s in specs)
     assert FAILURE_DEMO_ID in {s["id"] for s in specs}
 
@@ -47,10 +52,11 @@ def test_builtin_catalogue_covers_the_documented_variety() -> None:
 def test_builtin_spec_is_a_valid_spec_with_a_uuid(name: str) -> None:
     raw = BUILTIN[name]
     assert str(uuid.UUID(raw["id"])) == raw["id"]
-    form = form_from_spec(AcceleratorSpecification.model_validate(raw))
-    for parameter in form.parameters:
-        if parameter.allowed_values and parameter.default is not None:
-            assert parameter.default in parameter.allowed_values
+    form = form_of(wire_spec(raw, LIST))
+    assert form
+    for parameter in form:
+        if parameter.enum and parameter.default is not None:
+            assert parameter.default in parameter.enum
 
 
 def test_builtin_ids_are_unique() -> None:
@@ -126,7 +132,7 @@ def test_filters_are_kept_in_page_uris(sandbox: Sandbox) -> None:
 @pytest.mark.parametrize("sort_by", ["name", "id", "type", "origin", "classification"])
 @pytest.mark.parametrize("order", ["asc", "desc"])
 def test_sorting(sandbox: Sandbox, sort_by: str, order: str) -> None:
-    keys = [str(e[sort_by] or "").casefold() for e in listed(sandbox, sortBy=sort_by, sortOrder=order)]
+    keys = [str(e.get(sort_by) or "").casefold() for e in listed(sandbox, sortBy=sort_by, sortOrder=order)]
     assert keys == sorted(keys, reverse=order == "desc")
 
 
@@ -142,11 +148,11 @@ def test_invalid_query_parameters_answer_400(sandbox: Sandbox, params: dict[str,
     assert body["details"] == [{"errorCode": "invalid.value", "fieldName": next(iter(params))}]
 
 
-def test_get_serves_the_original_json(sandbox: Sandbox) -> None:
+def test_get_serves_the_clean_built_in_specs_unchanged_but_for_nulls(sandbox: Sandbox) -> None:
     for name, raw in BUILTIN.items():
         answer = sandbox.client.get(f"{LIST}/{raw['id']}", params={"preferredLanguage": "pt-BR"})
         assert answer.status_code == 200, name
-        assert answer.json() == {**raw, "selfUri": f"{LIST}/{raw['id']}"}
+        assert answer.json() == {**without_nulls(raw), "selfUri": f"{LIST}/{raw['id']}"}
 
 
 def test_get_rejects_unknown_languages_and_ids(sandbox: Sandbox) -> None:
@@ -168,7 +174,7 @@ def test_all_real_specs_load_and_are_served(real_specs_dir: Path, start_sandbox:
     assert len(box.state.catalog) == len(BUILTIN) + len(winners)
     assert sum(1 for _ in listed(box, origin="genesys", type="module")) >= 61
     for accelerator_id, raw in winners.items():
-        assert box.client.get(f"{LIST}/{accelerator_id}").json() == {**raw, "selfUri": f"{LIST}/{accelerator_id}"}
+        assert box.client.get(f"{LIST}/{accelerator_id}").json() == {**without_nulls(raw), "selfUri": f"{LIST}/{accelerator_id}"}
 
 
 def test_duplicate_ids_later_file_wins_with_a_warning(real_specs_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -181,12 +187,62 @@ def test_duplicate_ids_later_file_wins_with_a_warning(real_specs_dir: Path, capl
     assert "public-api-get-user-queues-data-action-module.json" in warning
 
 
-def test_unknown_fields_pass_through(tmp_path: Path, start_sandbox: Callable[..., Sandbox]) -> None:
-    raw = {**BUILTIN["simple-queue-module.json"], "id": str(uuid.uuid4()), "futureField": {"x": [1, 2]}}
-    (tmp_path / "extra.json").write_text(json.dumps(raw))
+UNTIDY_PROPERTIES = [
+    {"flag": {"type": "boolean", "default": False, "sensitive": True, "x-widget": "toggle"}},
+    {"count": {"type": "integer", "default": 3, "enum": [1, 3, 5], "displayName": "Count"}},
+    {"blob": {"type": "string", "default": {"nested": [1]}}},
+    {"bare": None},
+]
+
+
+def test_the_wire_carries_only_model_keys_and_string_scalars(tmp_path: Path, start_sandbox: Callable[..., Sandbox]) -> None:
+    """Spec files may hold JSON scalars and extra keys; the typed API sends neither."""
+    raw = {
+        **BUILTIN["simple-queue-module.json"],
+        "id": str(uuid.uuid4()),
+        "futureField": {"x": [1, 2]},
+        "classification": None,
+        "presentation": [{"title": "Page", "extra": 1, "schema": {"type": "object", "properties": UNTIDY_PROPERTIES, "required": ["count", "unlisted"]}}],
+    }
+    (tmp_path / "untidy.json").write_text(json.dumps(raw))
     box = start_sandbox(catalog_dirs=[tmp_path], builtin_catalog=False)
-    assert box.client.get(f"{LIST}/{raw['id']}").json()["futureField"] == {"x": [1, 2]}
-    assert [e["id"] for e in listed(box)] == [raw["id"]]
+    served = box.client.get(f"{LIST}/{raw['id']}").json()
+    assert set(served) <= set(SPEC_KEYS) and "futureField" not in served and "classification" not in served
+    assert served["presentation"] == [
+        {
+            "title": "Page",
+            "schema": {
+                "type": "object",
+                "properties": [
+                    {"flag": {"type": "boolean", "default": "false", "sensitive": "true"}},
+                    {"count": {"type": "integer", "displayname": "Count", "default": "3", "enum": ["1", "3", "5"]}},
+                    {"blob": {"type": "string", "default": '{"nested": [1]}'}},
+                    {"bare": {}},
+                ],
+                "required": ["count", "unlisted"],
+            },
+        }
+    ]
+    [listed_entry] = listed(box)
+    assert set(listed_entry) <= set(METADATA_KEYS) and listed_entry["id"] == raw["id"]
+
+
+def test_an_old_fields_page_is_served_as_a_schema_of_required_strings(real_specs_dir: Path, tmp_path: Path, start_sandbox: Callable[..., Sandbox]) -> None:
+    name = "public-api-get-conversationEnd-data-action-module.json"
+    raw = json.loads((real_specs_dir / name).read_text())
+    (tmp_path / name).write_text(json.dumps(raw))
+    box = start_sandbox(catalog_dirs=[tmp_path], builtin_catalog=False)
+    [page] = box.client.get(f"{LIST}/{raw['id']}").json()["presentation"]
+    fields = raw["presentation"][0]["fields"]
+    assert page == {
+        "title": raw["presentation"][0]["title"],
+        "schema": {
+            "description": raw["presentation"][0]["description"],
+            "type": "object",
+            "properties": [{field: {"type": "string"}} for field in fields],
+            "required": fields,
+        },
+    }
 
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"name": "no id"}', '{"id": "x", "tags": 5}'])

@@ -68,8 +68,16 @@ def test_custom_client_pair(start_sandbox: Callable[..., Sandbox]) -> None:
     assert box.client.get(f"{API}/accelerators").status_code == 200
 
 
-@pytest.mark.parametrize("header", [None, "Bearer not-a-token", "Basic aWFjOnNlY3JldA==", "Bearer"])
-def test_api_refuses_missing_or_unknown_tokens(sandbox_url: str, header: str | None) -> None:
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        (None, "authentication.required"),
+        ("Bearer not-a-token", "bad.credentials"),
+        ("Basic aWFjOnNlY3JldA==", "bad.credentials"),
+        ("Bearer", "bad.credentials"),
+    ],
+)
+def test_api_refuses_missing_or_unknown_tokens(sandbox_url: str, header: str | None, code: str) -> None:
     headers = {"Authorization": header} if header else {}
     with httpx.Client(base_url=sandbox_url) as client:
         for answer in (
@@ -79,7 +87,7 @@ def test_api_refuses_missing_or_unknown_tokens(sandbox_url: str, header: str | N
             client.get(f"{API}/jobs", headers=headers),
             client.get(f"{API}/jobs/x", headers=headers),
         ):
-            assert_genesys_error(answer, 401, "bad.credentials")
+            assert_genesys_error(answer, 401, code)
 
 
 def test_token_expires_after_its_lifetime(start_sandbox: Callable[..., Sandbox], fake_clock: FakeClock) -> None:
@@ -88,33 +96,53 @@ def test_token_expires_after_its_lifetime(start_sandbox: Callable[..., Sandbox],
     fake_clock.advance(299)
     assert box.client.get(f"{API}/accelerators").status_code == 200
     fake_clock.advance(1)
-    assert_genesys_error(box.client.get(f"{API}/accelerators"), 401, "bad.credentials")
+    assert_genesys_error(box.client.get(f"{API}/accelerators"), 401, "credentials.expired")
     box.client.headers["Authorization"] = f"Bearer {fetch_token(box.client, box.state.settings)}"
     assert box.client.get(f"{API}/accelerators").status_code == 200
 
 
+ANY_OF = "You must have at least one of the following permissions assigned"
+ALL_OF = "You are missing the following permission(s)"
+
+
 @pytest.mark.parametrize(
-    ("permission", "method", "path"),
+    ("permission", "method", "path", "code", "wording"),
     [
-        ("infrastructureascode:accelerator:view", "GET", f"{API}/accelerators"),
-        ("infrastructureascode:accelerator:view", "GET", f"{API}/accelerators/{FAILURE_DEMO_ID}"),
-        ("infrastructureascode:job:add", "POST", f"{API}/jobs"),
-        ("infrastructureascode:job:view", "GET", f"{API}/jobs"),
-        ("infrastructureascode:job:view", "GET", f"{API}/jobs/some-job"),
+        ("infrastructureascode:accelerator:view", "GET", f"{API}/accelerators", "missing.any.permissions", ANY_OF),
+        ("infrastructureascode:accelerator:view", "GET", f"{API}/accelerators/{FAILURE_DEMO_ID}", "missing.any.permissions", ANY_OF),
+        ("infrastructureascode:job:add", "POST", f"{API}/jobs", "missing.any.permissions", ANY_OF),
+        ("infrastructureascode:job:view", "GET", f"{API}/jobs", "missing.any.permissions", ANY_OF),
+        ("infrastructureascode:job:view", "GET", f"{API}/jobs/some-job", "missing.permissions", ALL_OF),
     ],
 )
 def test_missing_permission_answers_403_naming_it(
-    start_sandbox: Callable[..., Sandbox], permission: str, method: str, path: str
+    start_sandbox: Callable[..., Sandbox], permission: str, method: str, path: str, code: str, wording: str
 ) -> None:
     box = start_sandbox(missing_permissions=frozenset({permission}))
-    body = assert_genesys_error(box.client.request(method, path, json=JOB_BODY), 403, "missing.any.permissions")
-    assert body["message"] == (
-        "Unable to perform the requested action. You must have at least one of the following permissions "
-        f"assigned: [{permission}]"
-    )
+    body = assert_genesys_error(box.client.request(method, path, json=JOB_BODY), 403, code)
+    assert body["message"] == f"Unable to perform the requested action. {wording}: [{permission}]"
     assert body["messageParams"] == {"permissions": f"[{permission}]"}
     assert "{permissions}" in str(body["messageWithParams"])
     assert box.state.jobs_created == 0
+
+
+def test_client_permissions_limit_the_routes_too(start_sandbox: Callable[..., Sandbox]) -> None:
+    box = start_sandbox(client_permissions=frozenset({"infrastructureascode:accelerator:view"}))
+    assert box.client.get(f"{API}/accelerators").status_code == 200
+    assert_genesys_error(box.client.post(f"{API}/jobs", json=JOB_BODY), 403, "missing.any.permissions")
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_post_that_is_not_json_answers_415(sandbox: Sandbox, content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    answer = sandbox.client.post(f"{API}/jobs", content=b'{"acceleratorId": "x"}', headers=headers)
+    body = assert_genesys_error(answer, 415, "unsupported.media.type")
+    assert "application/json" in str(body["message"]) and sandbox.state.jobs_created == 0
+
+
+def test_json_with_a_charset_is_json(sandbox: Sandbox) -> None:
+    answer = sandbox.client.post(f"{API}/jobs", content=b'{"acceleratorId": "nope"}', headers={"Content-Type": "application/json; charset=utf-8"})
+    assert_genesys_error(answer, 400, "bad.request")
 
 
 def test_other_permissions_still_work(start_sandbox: Callable[..., Sandbox]) -> None:

@@ -1,8 +1,8 @@
 """The sandbox's accelerator catalogue: built-in specs plus any `*.json` directories.
 
-Each spec is parsed with the project's `AcceleratorSpecification` (so a spec the MCP
-server cannot read fails here, naming its file), but the sandbox serves the original
-JSON, so fields the models do not know pass through exactly as Genesys would send them.
+Each file is converted once into the specification the typed API would serve
+(`spec.wire_spec`) and its parameter form (`spec.form_of`); a file that cannot be one
+fails here, naming the file.
 """
 
 from __future__ import annotations
@@ -10,20 +10,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from iac_mcp.genesys.models import AcceleratorSpecification
-from iac_mcp.logic.forms import ParameterForm, form_from_spec
+from iac_mcp.sandbox.spec import METADATA_KEYS, Parameter, SpecError, form_of, wire_spec
 
 logger = logging.getLogger(__name__)
 
 BUILTIN_DIR = Path(__file__).parent / "catalog"
 ACCELERATORS_PATH = "/api/v2/infrastructureascode/accelerators"
-METADATA_FIELDS = ("id", "name", "description", "origin", "type", "classification", "tags")
 
 
 class CatalogError(ValueError):
@@ -31,27 +27,55 @@ class CatalogError(ValueError):
 
 
 @dataclass(frozen=True)
-class CatalogEntry:
-    """One accelerator: its parsed spec, its parameter form and its original JSON."""
+class Spec:
+    """The fields of a specification that listing, filtering and jobs read."""
 
-    spec: AcceleratorSpecification
-    form: ParameterForm
-    raw: dict[str, Any]
+    id: str
+    name: str
+    description: str | None
+    origin: str | None
+    type: str | None
+    classification: str | None
+    tags: tuple[str, ...]
+    permissions: tuple[str, ...]
+    results: tuple[tuple[str, str], ...] = field(default=())
+    """(type, visibility) of each result entity."""
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One accelerator: its served JSON, the fields read from it, its form and its file."""
+
+    wire_json: dict[str, Any]
+    spec: Spec
+    form: tuple[Parameter, ...]
     source: Path
 
-    @property
-    def self_uri(self) -> str:
-        return f"{ACCELERATORS_PATH}/{self.spec.id}"
-
     def wire(self) -> dict[str, Any]:
-        """The specification as served: the original JSON, with `selfUri` filled in if absent."""
-        return {**self.raw, "selfUri": self.raw.get("selfUri") or self.self_uri}
+        """The specification as served."""
+        return self.wire_json
 
     def metadata(self) -> dict[str, Any]:
-        """The listing entry: the metadata fields of the original JSON plus `selfUri`."""
-        meta = {key: self.raw[key] for key in METADATA_FIELDS if key in self.raw}
-        meta["selfUri"] = self.raw.get("selfUri") or self.self_uri
-        return meta
+        """The listing entry (an `AcceleratorMetadata`)."""
+        return {key: self.wire_json[key] for key in METADATA_KEYS if key in self.wire_json}
+
+
+def entry_from(raw: Any, source: Path) -> CatalogEntry:
+    """A catalogue entry from a spec's JSON; raises SpecError when it is not a spec."""
+    wire = wire_spec(raw, ACCELERATORS_PATH)
+    results = tuple((e.get("type", ""), e.get("visibility", "")) for e in wire.get("results", {}).get("entities", []))
+    spec = Spec(
+        id=wire["id"],
+        name=wire.get("name", ""),
+        description=wire.get("description"),
+        origin=wire.get("origin"),
+        type=wire.get("type"),
+        classification=wire.get("classification"),
+        tags=tuple(wire.get("tags", ())),
+        permissions=tuple(wire.get("permissions", ())),
+        results=results,
+    )
+    return CatalogEntry(wire_json=wire, spec=spec, form=form_of(wire), source=source)
 
 
 def load_file(path: Path) -> CatalogEntry:
@@ -60,13 +84,10 @@ def load_file(path: Path) -> CatalogEntry:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CatalogError(f"cannot read accelerator spec {path}: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise CatalogError(f"accelerator spec {path} is not a JSON object")
     try:
-        spec = AcceleratorSpecification.model_validate(raw)
-    except ValidationError as exc:
+        return entry_from(raw, path)
+    except SpecError as exc:
         raise CatalogError(f"invalid accelerator spec {path}: {exc}") from exc
-    return CatalogEntry(spec=spec, form=form_from_spec(spec), raw=raw, source=path)
 
 
 def _spec_files(directory: Path) -> Iterator[Path]:
@@ -84,11 +105,7 @@ def load_catalog(directories: Iterable[Path]) -> dict[str, CatalogEntry]:
             previous = entries.get(entry.spec.id)
             if previous is not None:
                 logger.warning(
-                    "accelerator id %s is in both %s and %s: using %s",
-                    entry.spec.id,
-                    previous.source,
-                    path,
-                    path,
+                    "accelerator id %s is in both %s and %s: using %s", entry.spec.id, previous.source, path, path
                 )
             entries[entry.spec.id] = entry
     return entries

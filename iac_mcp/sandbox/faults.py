@@ -23,7 +23,7 @@ from typing import Literal
 import httpx
 
 ROUTES = ("token", "list_accelerators", "get_accelerator", "create_job", "get_job", "list_jobs")
-FAULT_STATUSES = (429, 500, 502, 503, 504)
+FAULT_STATUSES = (409, 429, 500, 502, 503, 504)
 
 FaultKind = Literal["status", "slow", "drop", "drop_after", "garbled"]
 
@@ -39,7 +39,7 @@ class Fault:
 
 
 def status(code: int, retry_after: int | None = None) -> Fault:
-    """Answer `code` (429 or a 5xx) with a Genesys error body, without processing the request."""
+    """Answer `code` (409, 429 or a 5xx) with a Genesys error body, without processing the request."""
     if code not in FAULT_STATUSES:
         raise ValueError(f"fault status must be one of {FAULT_STATUSES}, not {code}")
     if code == 429 and retry_after is None:

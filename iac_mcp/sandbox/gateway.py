@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import Sequence
+from typing import assert_never
 
 from starlette.datastructures import MutableHeaders
 from starlette.responses import HTMLResponse, JSONResponse
@@ -24,17 +26,11 @@ from iac_mcp.sandbox.errors import CORRELATION_HEADER, error_body
 from iac_mcp.sandbox.faults import ConnectionDropped, Fault
 from iac_mcp.sandbox.state import SandboxState
 
-_PREFIX = "/api/v2/infrastructureascode"
 GARBLED_PAGE = "<html><body><h1>Request accepted</h1><p>Your request is being processed.</p></body></html>"
-_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
-    ("POST", re.compile(r"/oauth/token"), "token"),
-    ("GET", re.compile(rf"{_PREFIX}/accelerators/?"), "list_accelerators"),
-    ("GET", re.compile(rf"{_PREFIX}/accelerators/[^/]+"), "get_accelerator"),
-    ("POST", re.compile(rf"{_PREFIX}/jobs/?"), "create_job"),
-    ("GET", re.compile(rf"{_PREFIX}/jobs/?"), "list_jobs"),
-    ("GET", re.compile(rf"{_PREFIX}/jobs/[^/]+"), "get_job"),
-)
+RouteEntry = tuple[str, str, str]
+"""(method, path template with `{param}` parts, route name), from the app's one route table."""
 _FAULT_CODES = {
+    409: ("conflict", "The request conflicts with the current state of the target resource."),
     429: ("too.many.requests.retry.after", "Rate limit exceeded the maximum. Retry the request in [{retryAfter}] seconds"),
     500: ("internal.server.error", "The server encountered an unexpected condition."),
     502: ("bad.gateway", "The server received an invalid response from an upstream server."),
@@ -43,9 +39,10 @@ _FAULT_CODES = {
 }
 
 
-def route_name(method: str, path: str) -> str | None:
-    """The fault/count name of a request, or None for paths the API does not have."""
-    return next((name for verb, pattern, name in _ROUTES if verb == method and pattern.fullmatch(path)), None)
+def _pattern(template: str) -> re.Pattern[str]:
+    """A path template as a regex: `{param}` is one segment, a trailing slash is tolerated."""
+    parts = re.split(r"\{[^}]+\}", template)
+    return re.compile("[^/]+".join(re.escape(part) for part in parts) + "/?")
 
 
 def fault_response(fault: Fault, context_id: str) -> JSONResponse:
@@ -80,9 +77,14 @@ async def _discard(message: Message) -> None:
 class Gateway:
     """ASGI wrapper: stamps every answer with ININ-Correlation-Id, counts routes, injects faults."""
 
-    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
+    def __init__(self, app: ASGIApp, state: SandboxState, routes: Sequence[RouteEntry]) -> None:
         self.app = app
         self.state = state
+        self._routes = [(method, _pattern(path), name) for method, path, name in routes]
+
+    def route_name(self, method: str, path: str) -> str | None:
+        """The fault/count name of a request, or None for paths the API does not have."""
+        return next((name for verb, pattern, name in self._routes if verb == method and pattern.fullmatch(path)), None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,23 +98,27 @@ class Gateway:
                 MutableHeaders(scope=message)[CORRELATION_HEADER] = context_id
             await send(message)
 
-        route = route_name(scope["method"], scope["path"])
+        route = self.route_name(scope["method"], scope["path"])
         fault = None
         if route is not None:
             self.state.requests[route] += 1
             fault = self.state.faults.next_fault(route)
         if fault is None:
             await self.app(scope, receive, stamped)
-        elif fault.kind == "status":
-            await fault_response(fault, context_id)(scope, receive, stamped)
-        elif fault.kind == "slow":
-            await asyncio.sleep(fault.seconds)
-            await self.app(scope, receive, stamped)
-        elif fault.kind == "drop":
-            await drop_connection(send, str(route))
-        elif fault.kind == "garbled":
-            await self.app(scope, receive, _discard)
-            await HTMLResponse(GARBLED_PAGE)(scope, receive, stamped)
-        else:
-            await self.app(scope, receive, _discard)
-            await drop_connection(send, str(route))
+            return
+        match fault.kind:
+            case "status":
+                await fault_response(fault, context_id)(scope, receive, stamped)
+            case "slow":
+                await asyncio.sleep(fault.seconds)
+                await self.app(scope, receive, stamped)
+            case "drop":
+                await drop_connection(send, str(route))
+            case "drop_after":
+                await self.app(scope, receive, _discard)
+                await drop_connection(send, str(route))
+            case "garbled":
+                await self.app(scope, receive, _discard)
+                await HTMLResponse(GARBLED_PAGE)(scope, receive, stamped)
+            case unknown:
+                assert_never(unknown)

@@ -9,39 +9,40 @@ Timeline over `job_duration` seconds: Created, Queued (from 10 %), Running (from
 then the outcome. With a duration of 0 the POST answer says Created and the first read
 sees the outcome.
 
-Failure triggers (deterministic, documented in README.md), checked in every parameter
-value, sensitive ones included (their values are still never shown):
+How a job ends, first match wins (documented in README.md):
 
-* `sandbox:fail-rollback-failed` - apply fails, the rollback fails too: RollbackFailed.
-* `sandbox:fail-rollback` - apply fails and is rolled back: RollbackComplete.
-* `sandbox:fail` - the run fails: Failed.
-* `sandbox:incomplete` - the run stops part-way: Incomplete.
-* `sandbox:internal-error` - Genesys fails to run the job at all: InternalError.
-
-Rollback triggers model apply-time API errors, which a plan never meets: their dry runs
-end Complete. The built-in failure-demo accelerator (`FAILURE_DEMO_ID`) takes the real
-run's outcome from its `outcome` enum parameter, and its dry runs always end Complete,
-so a plan-then-apply workflow can reach every failure path.
+1. parameters that failed validation (only with `validate_at="plan"`): Failed in plan;
+2. a permission the spec lists that the OAuth client lacks: the provider gets
+   `API Error: 403`, so a dry run ends Failed and a real run RollbackComplete;
+3. the built-in failure-demo accelerator (`FAILURE_DEMO_ID`): its `outcome` parameter
+   decides the real run, its dry runs end Complete;
+4. a failure trigger in any parameter value (sensitive ones too):
+   `sandbox:fail-rollback-failed` (RollbackFailed), `sandbox:fail-rollback`
+   (RollbackComplete), `sandbox:fail` (Failed), `sandbox:incomplete` (Incomplete),
+   `sandbox:internal-error` (InternalError). Rollback triggers model apply-time API
+   errors, which a plan never meets: their dry runs end Complete.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from iac_mcp.genesys.models import is_terminal
 from iac_mcp.sandbox.catalog import CatalogEntry
+from iac_mcp.sandbox.resources import Resource, is_data_action_module, module_name, plan_resources
 from iac_mcp.sandbox.terraform import (
     COLOUR,
     PLAIN,
     Palette,
-    Resource,
-    plan_resources,
     render_apply,
     render_destroy,
     render_error,
+    render_init,
     render_plan,
 )
+from iac_mcp.sandbox.validation import Problem
+from iac_mcp.sandbox.vocabulary import is_terminal
 
 JOBS_PATH = "/api/v2/infrastructureascode/jobs"
 FAILURE_DEMO_ID = "0d5f5e2a-7c1b-4e58-9a3f-5a1d0b0e7f11"
@@ -62,28 +63,56 @@ DEMO_OUTCOMES = {
 }
 _QUEUED_AT = 0.1
 _RUNNING_AT = 0.4
+_PLAN_ERRORS = {
+    "missing": ("No value for required variable", 'The root module input variable "{name}" is not set, and has no default value.'),
+    "unknown": ("Value for undeclared variable", 'A variable named "{name}" was assigned, but the root module does not declare a variable of that name.'),
+    "wrong_type": ("Invalid value for input variable", "The given value is not suitable for var.{name}: {message}"),
+    "not_allowed": ("Invalid value for input variable", "The given value is not suitable for var.{name}: {message}"),
+    "duplicate": ("Invalid value for input variable", "var.{name} is assigned more than once."),
+}
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a job ends, and why (the trigger and the parameter that carried it)."""
+    """How a job ends, and why."""
 
     status: str
     reason: str = ""
+    problems: tuple[Problem, ...] = ()
+    missing_permissions: tuple[str, ...] = ()
 
 
-def planned_outcome(entry: CatalogEntry, values: dict[str, str], dry_run: bool) -> Outcome:
-    """The terminal status the job will reach, from the demo accelerator's `outcome` or a trigger."""
+def planned_outcome(
+    entry: CatalogEntry,
+    values: dict[str, str],
+    dry_run: bool,
+    *,
+    problems: Sequence[Problem] = (),
+    missing_permissions: Sequence[str] = (),
+) -> Outcome:
+    """The terminal status the job will reach (see the module docstring for the order)."""
+    if problems:
+        return Outcome("Failed", "invalid parameters: " + ", ".join(p.name for p in problems), problems=tuple(problems))
+    if missing_permissions:
+        status = "Failed" if dry_run else "RollbackComplete"
+        return Outcome(status, "missing permission(s) " + ", ".join(missing_permissions), missing_permissions=tuple(missing_permissions))
     if entry.spec.id == FAILURE_DEMO_ID:
         chosen = values.get("outcome", "complete")
-        status = "Complete" if dry_run else DEMO_OUTCOMES.get(chosen, "Complete")
-        return Outcome(status=status, reason=f"outcome={chosen}")
+        return Outcome("Complete" if dry_run else DEMO_OUTCOMES.get(chosen, "Complete"), f"outcome={chosen}")
     for trigger, trigger_status in TRIGGERS:
         carrier = next((name for name, value in values.items() if trigger in value), None)
         if carrier is not None:
             status = "Complete" if dry_run and trigger_status.startswith("Rollback") else trigger_status
-            return Outcome(status=status, reason=f"{trigger} in parameter {carrier!r}")
-    return Outcome(status="Complete")
+            return Outcome(status, f"{trigger} in parameter {carrier!r}")
+    return Outcome("Complete")
+
+
+def permission_error(missing: Sequence[str]) -> str:
+    """The provider's text for a 403 from the platform API."""
+    return (
+        "API Error: 403 - Unable to perform the requested action. "
+        f"You are missing the following permission(s): [{', '.join(missing)}]"
+    )
 
 
 @dataclass(frozen=True)
@@ -110,45 +139,67 @@ class Job:
             return "Queued"
         return "Created"
 
-    def _resources(self) -> list[Resource]:
-        result_types = [e.type for e in (self.entry.spec.results.entities if self.entry.spec.results else []) if e.type]
-        return plan_resources(self.entry.form, result_types, self.values, self.entry.spec.name or "accelerator")
-
     def error_info(self) -> dict[str, str] | None:
         """`errorInfo` of a failed job; None when it succeeded."""
-        status = self.outcome.status
+        status, reason = self.outcome.status, self.outcome.reason
         if status == "Complete":
             return None
         if status == "InternalError":
-            return {"code": "internal.server.error", "message": f"The job could not be run: internal error ({self.outcome.reason})."}
+            return {"code": "internal.server.error", "message": f"The job could not be run: internal error ({reason})."}
         if status == "Incomplete":
-            return {"code": "job.incomplete", "message": f"The job did not finish ({self.outcome.reason})."}
-        return {"code": "job.failed", "message": f"Terraform {'plan' if self.dry_run else 'apply'} failed ({self.outcome.reason})."}
+            return {"code": "job.incomplete", "message": f"The job did not finish ({reason})."}
+        if self.outcome.missing_permissions:
+            return {"code": "job.failed", "message": f"Terraform failed: {permission_error(self.outcome.missing_permissions)}."}
+        stage = "plan" if self.dry_run or self.outcome.problems else "apply"
+        return {"code": "job.failed", "message": f"Terraform {stage} failed ({reason})."}
 
     def results(self, colour: bool) -> tuple[str, str | None]:
         """(`results`, `rollbackResults`) as Terraform would print them."""
         palette: Palette = COLOUR if colour else PLAIN
-        resources = self._resources()
-        status = self.outcome.status
-        if status == "Complete":
-            text = render_plan(resources, palette) if self.dry_run else render_apply(self.id, resources, palette)
-            return text, None
-        if status == "InternalError":
+        if self.outcome.status == "InternalError":
             return "", None
+        init = render_init([module_name(self.entry)] if is_data_action_module(self.entry) else [], palette)
+        if self.outcome.problems:
+            return init + self._invalid(palette), None
+        resources = plan_resources(self.entry, self.values)
+        if self.outcome.missing_permissions:
+            return self._forbidden(init, resources, palette)
+        return self._run(init, resources, palette)
+
+    def _invalid(self, palette: Palette) -> str:
+        blocks = []
+        for problem in self.outcome.problems:
+            summary, detail = _PLAN_ERRORS[problem.code]
+            blocks.append(render_error(palette, summary, None, detail.format(name=problem.name, message=problem.message)))
+        return "".join(blocks)
+
+    def _forbidden(self, init: str, resources: list[Resource], palette: Palette) -> tuple[str, str | None]:
+        failing = resources[0] if resources else None
+        what = f"{failing.type} {failing.name}" if failing else "resources"
+        detail = permission_error(self.outcome.missing_permissions)
+        if self.dry_run:
+            return init + render_error(palette, f"Failed to read {what}", failing, detail), None
+        text = init + render_apply(self.id, resources, palette, created=0)
+        return text + render_error(palette, f"Failed to create {what}", failing, detail), render_destroy(self.id, [], palette)
+
+    def _run(self, init: str, resources: list[Resource], palette: Palette) -> tuple[str, str | None]:
+        status, reason = self.outcome.status, self.outcome.reason
+        if status == "Complete":
+            return init + (render_plan(resources, palette) if self.dry_run else render_apply(self.id, resources, palette)), None
         failing = resources[-1] if resources else None
         if status == "Incomplete":
             done = max(len(resources) - 1, 0)
-            text = (render_plan(resources, palette) if self.dry_run else render_apply(self.id, resources, palette, created=done))
-            return text + render_error(palette, "execution halted", None, f"The run stopped before completing ({self.outcome.reason})."), None
-        detail = f"API Error: 400 - The sandbox was asked to fail this job ({self.outcome.reason})."
+            text = render_plan(resources, palette) if self.dry_run else render_apply(self.id, resources, palette, created=done)
+            return init + text + render_error(palette, "execution halted", None, f"The run stopped before completing ({reason})."), None
+        detail = f"API Error: 400 - The sandbox was asked to fail this job ({reason})."
         if self.dry_run:
-            return render_plan(resources, palette, summary=False) + render_error(palette, "invalid configuration", failing, detail), None
+            return init + render_plan(resources, palette, summary=False) + render_error(palette, "invalid configuration", failing, detail), None
         created = resources[:-1]
-        text = render_apply(self.id, resources, palette, created=len(created))
+        text = init + render_apply(self.id, resources, palette, created=len(created))
         text += render_error(palette, f"creating {failing.address if failing else 'resources'}", failing, detail)
         if status == "Failed":
             return text, None
-        failure = f"API Error: 409 - The sandbox was asked to fail this rollback ({self.outcome.reason})."
+        failure = f"API Error: 409 - The sandbox was asked to fail this rollback ({reason})."
         return text, render_destroy(self.id, created, palette, failure=failure if status == "RollbackFailed" else None)
 
     def wire(self, now: float, duration: float, *, results: bool, errors: bool, colour: bool) -> dict[str, object]:

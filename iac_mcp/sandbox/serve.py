@@ -24,7 +24,13 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from iac_mcp.sandbox.app import create_app
-from iac_mcp.sandbox.settings import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxSettings
+from iac_mcp.sandbox.settings import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    HISTORY_SHAPES,
+    VALIDATE_AT,
+    SandboxSettings,
+)
 
 logger = logging.getLogger("iac_mcp.sandbox")
 HOST = "127.0.0.1"
@@ -96,7 +102,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--token-lifetime", type=float, default=86400, metavar="S",
                    help="token lifetime in seconds (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed for job ids and random faults (default %(default)s)")
+    p.add_argument("--history-shape", choices=HISTORY_SHAPES, default="listing",
+                   help="how GET /jobs answers: an entity listing, the latest job alone, or a bare array (default %(default)s)")
+    p.add_argument("--client-permissions", type=_permissions, default=None, metavar="PERM[,PERM...]",
+                   help="the OAuth client's permissions (default: every permission); include the "
+                        "infrastructureascode:* ones the routes need. A job whose spec needs another fails with a 403")
+    p.add_argument("--validate-at", choices=VALIDATE_AT, default="post",
+                   help="post: bad parameters answer 400; plan: the job is accepted and fails in plan (default %(default)s)")
+    p.add_argument("--colour", action="store_true", help="colour job results with ANSI escapes, like a terminal")
     return p
+
+
+def _permissions(value: str) -> frozenset[str]:
+    return frozenset(p.strip() for p in value.split(",") if p.strip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,11 +128,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         job_duration=args.job_duration,
         catalog_dirs=list(args.catalog),
         seed=args.seed,
+        client_permissions=args.client_permissions,
+        history_shape=args.history_shape,
+        validate_at=args.validate_at,
+        ansi_colour=args.colour,
     )
     app = create_app(settings)
     logger.info(
-        "sandbox on http://%s:%d: %d accelerators, client id %r",
-        args.host, args.port, len(app.state.sandbox.catalog), settings.client_id,
+        "sandbox on http://%s:%d: %d accelerators, client id %r, history as %s, validation at %s",
+        args.host, args.port, len(app.state.sandbox.catalog), settings.client_id, settings.history_shape, settings.validate_at,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
     return 0

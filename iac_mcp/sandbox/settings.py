@@ -11,9 +11,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 DEFAULT_CLIENT_ID = "iac-mcp-sandbox"
 DEFAULT_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - documented sandbox default, not a real secret
+
+HistoryShape = Literal["listing", "job", "array"]
+HISTORY_SHAPES: tuple[HistoryShape, ...] = ("listing", "job", "array")
+ValidateAt = Literal["post", "plan"]
+VALIDATE_AT: tuple[ValidateAt, ...] = ("post", "plan")
 
 
 @dataclass
@@ -30,7 +36,10 @@ class SandboxSettings:
     """Directories whose `*.json` specs are added to the built-in catalogue."""
     builtin_catalog: bool = True
     missing_permissions: frozenset[str] = frozenset()
-    """Permissions the OAuth client lacks: routes needing one answer 403."""
+    """Permissions the OAuth client lacks, on top of `client_permissions`."""
+    client_permissions: frozenset[str] | None = None
+    """Every permission the OAuth client's role grants; None grants all. Routes need theirs
+    (403 otherwise); a job needs every permission its spec lists (its Terraform run fails otherwise)."""
     rate_limit_per_minute: int = 300
     """Requests per token in any sliding 60 s window (Genesys: 300 per client-credentials token)."""
     seed: int = 0
@@ -39,3 +48,19 @@ class SandboxSettings:
     """Seconds, monotonic. Inject a fake to drive token expiry, rate limits and job progress."""
     ansi_colour: bool = False
     """Colour job results like a terminal Terraform run, to exercise ANSI-stripping parsers."""
+    history_shape: HistoryShape = "listing"
+    """How `GET /jobs` answers: `{"entities": [...]}`, the latest job alone (as every SDK
+    declares), or a bare array. Genesys' real shape is undocumented."""
+    validate_at: ValidateAt = "post"
+    """`post`: bad parameters get a 400; `plan`: the POST is accepted and the job fails in plan."""
+
+    def __post_init__(self) -> None:
+        if self.history_shape not in HISTORY_SHAPES:
+            raise ValueError(f"history_shape must be one of {', '.join(HISTORY_SHAPES)}")
+        if self.validate_at not in VALIDATE_AT:
+            raise ValueError(f"validate_at must be one of {', '.join(VALIDATE_AT)}")
+
+    def holds(self, permission: str) -> bool:
+        """Whether the OAuth client has `permission`."""
+        granted = self.client_permissions is None or permission in self.client_permissions
+        return granted and permission not in self.missing_permissions

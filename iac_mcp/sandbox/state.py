@@ -11,12 +11,15 @@ import random
 import secrets
 import uuid
 from collections import Counter, deque
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Literal
 
 from iac_mcp.sandbox.catalog import BUILTIN_DIR, CatalogEntry, load_catalog
 from iac_mcp.sandbox.faults import FaultPlan
 from iac_mcp.sandbox.jobs import Job, planned_outcome, wall_time
 from iac_mcp.sandbox.settings import SandboxSettings
+from iac_mcp.sandbox.validation import Problem
 
 RATE_WINDOW = 60.0
 _USER_NAMESPACE = uuid.UUID("7d0c4a8e-2b6f-4c1a-8e3d-9f5b1a2c3d4e")
@@ -61,9 +64,12 @@ class SandboxState:
         self.token_requests += 1
         return token
 
-    def token_valid(self, token: str) -> bool:
+    def token_state(self, token: str) -> Literal["valid", "expired", "unknown"]:
+        """Whether a bearer token works, ran out (`credentials.expired`) or was never issued."""
         expiry = self.tokens.get(token)
-        return expiry is not None and self.now() < expiry
+        if expiry is None:
+            return "unknown"
+        return "valid" if self.now() < expiry else "expired"
 
     def rate_limited(self, token: str) -> int | None:
         """Record a request for `token`; return the Retry-After seconds if it is over the limit."""
@@ -76,9 +82,12 @@ class SandboxState:
         window.append(now)
         return None
 
-    def create_job(self, entry: CatalogEntry, dry_run: bool, values: dict[str, str]) -> Job:
-        """Record a new job; its outcome is fixed now, from its parameters."""
+    def create_job(
+        self, entry: CatalogEntry, dry_run: bool, values: dict[str, str], problems: Sequence[Problem] = ()
+    ) -> Job:
+        """Record a new job; its outcome is fixed now, from its parameters, their problems and the permissions."""
         now = self.now()
+        missing = [p for p in entry.spec.permissions if not self.settings.holds(p)]
         job = Job(
             id=str(uuid.UUID(int=self._ids.getrandbits(128), version=4)),
             sequence=len(self.jobs),
@@ -88,7 +97,7 @@ class SandboxState:
             submitted_at=now,
             date_submitted=wall_time(self._start_wall, self._start_clock, now),
             submitted_by=self.user_id,
-            outcome=planned_outcome(entry, values, dry_run),
+            outcome=planned_outcome(entry, values, dry_run, problems=problems, missing_permissions=missing),
         )
         self.jobs[job.id] = job
         return job

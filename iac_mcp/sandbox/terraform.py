@@ -1,33 +1,21 @@
 """Terraform-CLI-like text for job results.
 
-Genesys runs each job as a remote Terraform plan (dry run) or apply, and `results` is
-that run's console output. The sandbox renders the same shapes (plan blocks, apply
-progress, `Error:` boxes, destroy on rollback), optionally with ANSI colour, so result
-parsers and sensitive-value masking can be tested against realistic text. Sensitive
-parameters are rendered as `(sensitive value)` by construction: their values never
-reach this module's output.
+Genesys runs each job as a remote `terraform init` then plan (dry run) or apply, and
+`results` is that console output. The sandbox renders the same shapes (init preamble,
+plan blocks, apply progress, boxed `Error:` diagnostics, destroy on rollback), optionally
+with ANSI colour, so result parsers and masking meet realistic text.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from iac_mcp.logic.forms import ParameterForm
+from iac_mcp.sandbox.resources import Resource
 
-_RESOURCE_TYPES = {
-    "dataaction": "genesyscloud_integration_action",
-    "action": "genesyscloud_integration_action",
-    "integration": "genesyscloud_integration",
-    "credential": "genesyscloud_integration_credential",
-    "queue": "genesyscloud_routing_queue",
-    "flow": "genesyscloud_flow",
-    "skill": "genesyscloud_routing_skill",
-    "wrapupcode": "genesyscloud_routing_wrapupcode",
-}
+PROVIDER = "mypurecloud/genesyscloud"
+PROVIDER_VERSION = "1.62.0"
 _ID_NAMESPACE = uuid.UUID("0b5e1a2c-6d1f-4f7e-9a51-2c4d8e9f0a11")
 
 
@@ -45,65 +33,32 @@ PLAIN = Palette()
 COLOUR = Palette(bold="\x1b[1m", green="\x1b[32m", red="\x1b[31m", reset="\x1b[0m")
 
 
-@dataclass(frozen=True)
-class Resource:
-    """One resource a job creates, with its attributes already rendered (secrets masked)."""
-
-    type: str
-    name: str
-    attributes: tuple[tuple[str, str], ...]
-
-    @property
-    def address(self) -> str:
-        return f"{self.type}.{self.name}"
-
-
-def _snake(text: str) -> str:
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)
-    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_") or "resource"
-
-
-def resource_type(result_type: str) -> str:
-    """The provider resource type for a spec's `results.entities[].type`."""
-    return _RESOURCE_TYPES.get(result_type.lower()) or f"genesyscloud_{_snake(result_type)}"
-
-
-def _attribute(form: ParameterForm, name: str, value: str) -> str:
-    if _is_sensitive(form, name):
-        return "(sensitive value)"
-    parameter = form.get(name)
-    if parameter is not None and parameter.type in ("boolean", "integer", "number"):
-        return value
-    return json.dumps(value)
-
-
-def plan_resources(form: ParameterForm, result_types: Sequence[str], values: dict[str, str], fallback: str) -> list[Resource]:
-    """The resources a job on this form creates: one per result type, named after a name-like parameter."""
-    label = next(
-        (
-            value
-            for name, value in values.items()
-            if value and "name" in name.lower() and not _is_sensitive(form, name)
-        ),
-        fallback,
-    )
-    attributes = tuple(sorted((name, _attribute(form, name, value)) for name, value in values.items()))
-    return [Resource(type=resource_type(kind), name=_snake(label)[:60], attributes=attributes) for kind in result_types]
-
-
-def _is_sensitive(form: ParameterForm, name: str) -> bool:
-    """Unknown names count as sensitive: masking too much is safe, leaking is not."""
-    parameter = form.get(name)
-    return parameter is None or parameter.sensitive
-
-
 def resource_id(job_id: str, resource: Resource) -> str:
     """A stable id for a created resource, so replays produce identical text."""
     return str(uuid.uuid5(_ID_NAMESPACE, f"{job_id}/{resource.address}"))
 
 
+def render_init(modules: Sequence[str], palette: Palette) -> str:
+    """`terraform init` as a remote runner prints it before every plan or apply."""
+    lines = [f"{palette.bold}Initializing modules...{palette.reset}"]
+    lines += [f"- {module} in .terraform/modules/{module}" for module in modules]
+    lines += [
+        "",
+        f"{palette.bold}Initializing the backend...{palette.reset}",
+        "",
+        f"{palette.bold}Initializing provider plugins...{palette.reset}",
+        f'- Finding {PROVIDER} versions matching ">= 1.0.0"...',
+        f"- Installing {PROVIDER} v{PROVIDER_VERSION}...",
+        f"- Installed {PROVIDER} v{PROVIDER_VERSION} (signed by a HashiCorp partner)",
+        "",
+        f"{palette.green}{palette.bold}Terraform has been successfully initialized!{palette.reset}",
+        "",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def render_plan(resources: Sequence[Resource], palette: Palette, *, summary: bool = True) -> str:
-    """`terraform plan` output for creating every resource."""
+    """`terraform plan` output for creating every resource, values in clear."""
     if not resources:
         return f"{palette.bold}No changes.{palette.reset} Your infrastructure matches the configuration.\n"
     lines = [
@@ -114,16 +69,14 @@ def render_plan(resources: Sequence[Resource], palette: Palette, *, summary: boo
         "Terraform will perform the following actions:",
         "",
     ]
+    plus = f"{palette.green}+{palette.reset}"
     for resource in resources:
-        width = max((len(key) for key, _ in resource.attributes), default=0)
-        width = max(width, len("id"))
+        rows = sorted([*resource.attributes, ("id", "(known after apply)")])
+        width = max(len(key) for key, _ in rows)
         lines.append(f"{palette.bold}  # {resource.address}{palette.reset} will be created")
-        lines.append(f'  {palette.green}+{palette.reset} resource "{resource.type}" "{resource.name}" {{')
-        lines.append(f"      {palette.green}+{palette.reset} {'id'.ljust(width)} = (known after apply)")
-        for key, shown in resource.attributes:
-            lines.append(f"      {palette.green}+{palette.reset} {key.ljust(width)} = {shown}")
-        lines.append("    }")
-        lines.append("")
+        lines.append(f'  {plus} resource "{resource.type}" "{resource.name}" {{')
+        lines += [f"      {plus} {key.ljust(width)} = {value}" for key, value in rows]
+        lines += ["    }", ""]
     if summary:
         lines.append(f"{palette.bold}Plan:{palette.reset} {len(resources)} to add, 0 to change, 0 to destroy.")
     return "\n".join(lines) + "\n"
@@ -133,17 +86,23 @@ def render_error(palette: Palette, summary: str, resource: Resource | None, deta
     """Terraform's boxed `Error:` block."""
     lines = ["╷", f"│ {palette.red}{palette.bold}Error:{palette.reset} {summary}", "│"]
     if resource is not None:
+        where = f".terraform/modules/{resource.module}/main.tf" if resource.module else "main.tf"
         lines += [
             f"│   with {resource.address},",
-            f'│   on main.tf line 1, in resource "{resource.type}" "{resource.name}":',
+            f'│   on {where} line 1, in resource "{resource.type}" "{resource.name}":',
+            f'│    1: resource "{resource.type}" "{resource.name}" {{',
             "│",
         ]
-    lines += [f"│ {detail}", "╵"]
+    lines += [f"│ {line}" for line in detail.splitlines()] + ["╵"]
     return "\n".join(lines) + "\n"
 
 
 def render_apply(job_id: str, resources: Sequence[Resource], palette: Palette, *, created: int | None = None) -> str:
-    """Apply progress for the first `created` resources (all by default), ending in the summary when all succeeded."""
+    """The plan, then apply progress for the first `created` resources (all by default).
+
+    With every resource created it ends in the summary and outputs; otherwise the next
+    resource is left "Creating..." for the error that follows.
+    """
     count = len(resources) if created is None else created
     lines = [render_plan(resources, palette).rstrip("\n"), ""]
     for resource in resources[:count]:
@@ -158,8 +117,7 @@ def render_apply(job_id: str, resources: Sequence[Resource], palette: Palette, *
             "",
         ]
         if resources:
-            lines.append(f"{palette.green}{palette.bold}Outputs:{palette.reset}")
-            lines.append("")
+            lines += [f"{palette.green}{palette.bold}Outputs:{palette.reset}", ""]
             lines += [f'{r.type}_{r.name}_id = "{resource_id(job_id, r)}"' for r in resources]
     elif count < len(resources):
         lines.append(f"{palette.bold}{resources[count].address}: Creating...{palette.reset}")
@@ -170,9 +128,7 @@ def render_destroy(job_id: str, resources: Sequence[Resource], palette: Palette,
     """Rollback output: destroy what was created, or fail doing so with the `failure` detail."""
     lines = []
     for resource in reversed(resources):
-        lines.append(
-            f"{palette.bold}{resource.address}: Destroying... [id={resource_id(job_id, resource)}]{palette.reset}"
-        )
+        lines.append(f"{palette.bold}{resource.address}: Destroying... [id={resource_id(job_id, resource)}]{palette.reset}")
         if failure is None:
             lines.append(f"{palette.bold}{resource.address}: Destruction complete after 1s{palette.reset}")
     text = "\n".join(lines) + ("\n" if lines else "")
