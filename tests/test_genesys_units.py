@@ -19,6 +19,7 @@ from iac_mcp.genesys import (
 )
 from iac_mcp.genesys.errors import error_from_response, parse_retry_after
 from iac_mcp.genesys.ids import validate_id
+from iac_mcp.genesys.models import AcceleratorList, parse_job_history
 
 
 @pytest.mark.parametrize(
@@ -125,3 +126,36 @@ def test_body_context_id_wins_over_header() -> None:
         _response(404, b'{"message": "gone", "code": "resource.not.found", "contextId": "body-id"}', {"ININ-Correlation-Id": "hdr"})
     )
     assert error.correlation_id == "body-id" and error.code == "resource.not.found"
+
+
+# --- Lenient wire models -------------------------------------------------------------------
+
+JOB = {"id": "j1", "status": "Complete"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "ids"),
+    [([JOB], ["j1"]), ({"entities": [JOB, None]}, ["j1"]), (JOB, ["j1"]), ({"entities": None}, []), ({}, []), (None, []), ([], [])],
+)
+def test_job_history_shapes(payload: object, ids: list[str]) -> None:
+    assert [job.id for job in parse_job_history(payload)] == ids
+
+
+@pytest.mark.parametrize("payload", [{"items": [JOB]}, {"jobs": [], "total": 0}, {"entities": "none"}])
+def test_an_unrecognised_history_is_an_error_naming_its_keys(payload: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="keys") as raised:
+        parse_job_history(payload)
+    for key in payload:
+        assert key in str(raised.value)
+
+
+def test_one_malformed_listing_entry_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    payload = {"entities": [{"id": "a", "name": None}, {"id": "b", "tags": 5}, {"name": "no id"}], "total": 3}
+    with caplog.at_level("WARNING", logger="iac_mcp.genesys.models"):
+        page = AcceleratorList.model_validate(payload)
+    assert [(e.id, e.name) for e in page.entities] == [("a", ""), ("", "no id")]
+    assert "entry 1 (tags)" in caplog.text
+
+
+def test_a_null_listing_reads_as_empty() -> None:
+    assert AcceleratorList.model_validate({"entities": None, "total": 0}).entities == []

@@ -141,3 +141,55 @@ def test_every_real_spec_converts_and_validates(real_specs_dir: Path) -> None:
         values = {name: (False if prop["type"] == "boolean" else "x") for name, prop in schema["properties"].items()}
         wire, problems = validate_parameters(form, values)
         assert problems == [] and set(wire) == set(values), path.name
+
+
+# --- Leniency: what the official SDKs tolerate, the forms tolerate too -------------------
+
+
+@pytest.mark.parametrize(
+    ("sensitive", "expected"),
+    [("false", False), (" FALSE ", False), (False, False), (None, False), ("true", True), ("yes", True), (1, True), ("", True), ("no", True)],
+)
+def test_anything_but_a_clear_false_is_sensitive(sensitive: Any, expected: bool) -> None:
+    prop: dict[str, Any] = {"type": "string"} if sensitive is None else {"type": "string", "sensitive": sensitive}
+    form = form_from_spec(_spec([{"schema": {"properties": [{"key": prop}]}}]))
+    assert form.parameters[0].sensitive is expected
+
+
+def test_nulls_and_object_defaults_do_not_fail_the_spec() -> None:
+    spec = _spec(
+        [
+            {"schema": {"properties": [{"bare": None}, None, {"blob": {"type": None, "default": {"a": [1]}, "enum": None}}], "required": None}},
+            None,
+        ],
+        name=None,
+        results={"entities": None},
+        documentation=None,
+    )
+    form = form_from_spec(spec)
+    assert spec.name == "" and spec.results is not None and spec.results.entities == []
+    assert [(p.name, p.type, p.default) for p in form.parameters] == [("bare", "string", None), ("blob", "string", '{"a": [1]}')]
+
+
+def test_a_spec_without_id_still_reads() -> None:
+    assert AcceleratorSpecification.model_validate({"name": "No id"}).id == ""
+
+
+def test_required_names_without_properties_are_required_strings() -> None:
+    form = form_from_spec(_spec([{"title": "P", "schema": {"properties": [{"a": {"type": "integer"}}], "required": ["a", "ghost"]}}]))
+    ghost = form.get("ghost")
+    assert ghost is not None and (ghost.type, ghost.required, ghost.page) == ("string", True, "P")
+    assert validate_parameters(form, {"a": 1})[1][0].parameter == "ghost"
+
+
+def test_a_property_on_two_pages_merges_and_stays_required() -> None:
+    form = form_from_spec(
+        _spec(
+            [
+                {"title": "One", "schema": {"properties": [{"x": {"type": "integer", "description": "first"}}], "required": ["x"]}},
+                {"title": "Two", "schema": {"properties": [{"x": {"type": "integer", "default": "4", "sensitive": "true"}}]}},
+            ]
+        )
+    )
+    [x] = form.parameters
+    assert (x.required, x.description, x.default, x.sensitive, x.page) == (True, "first", "4", True, "One")

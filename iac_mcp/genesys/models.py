@@ -3,22 +3,28 @@
 Field names are snake_case with camelCase aliases, exactly as the API spells them.
 The models are liberal in what they accept, because real data is untidy:
 
-* unknown fields are ignored;
+* unknown fields are ignored, and so are the nulls the official SDKs tolerate
+  (`name: null`, a missing `id`, `entities: null`, a `null` property, an object default);
+* one malformed entry of an accelerator listing is skipped with a warning, not the page;
 * enum-like fields (`origin`, `type`, `visibility`, job `status`) stay plain strings,
   compared case-insensitively through the helpers below, and keep their original
   spelling for display;
 * `sensitive` and `default` arrive as strings (`"false"`, `"25"`) or JSON scalars;
 * `presentation[].schema.properties` is a list of single-key maps, not a JSON Schema;
-* job history arrives as one job, a listing (`{"entities": [...]}`) or a bare array.
+* job history arrives as one job, a listing (`{"entities": [...]}`) or a bare array;
+  anything else is an error naming what arrived, never an empty history.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Literal, get_args
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
+
+logger = logging.getLogger(__name__)
 
 
 class WireModel(BaseModel):
@@ -42,6 +48,18 @@ def scalar_text(value: Any) -> str | None:
     if isinstance(value, (int, float)):
         return json.dumps(value)
     raise ValueError(f"expected a string, number or boolean, got {type(value).__name__}")
+
+
+def lenient_text(value: Any) -> str | None:
+    """`scalar_text`, with objects and arrays as their JSON text (the SDKs type these fields as strings)."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return scalar_text(value)
+
+
+def _present(value: Any) -> list[Any]:
+    """A list field as the SDKs read it: null is empty, null items are dropped."""
+    return [item for item in value if item is not None] if isinstance(value, list) else value if value else []
 
 
 def same(a: str | None, b: str | None) -> bool:
@@ -68,7 +86,7 @@ PreferredLanguage = Literal[
 
 
 class AcceleratorMetadata(WireModel):
-    id: str
+    id: str = ""
     name: str = ""
     description: str | None = None
     origin: str | None = None
@@ -77,10 +95,15 @@ class AcceleratorMetadata(WireModel):
     tags: list[str] = Field(default_factory=list)
     self_uri: str | None = None
 
+    @field_validator("id", "name", mode="before")
+    @classmethod
+    def _null_text(cls, value: Any) -> Any:
+        return "" if value is None else value
+
     @field_validator("tags", mode="before")
     @classmethod
     def _null_tags(cls, value: Any) -> Any:
-        return value or []
+        return _present(value)
 
 
 class AcceleratorList(WireModel):
@@ -95,6 +118,21 @@ class AcceleratorList(WireModel):
     last_uri: str | None = None
     self_uri: str | None = None
 
+    @field_validator("entities", mode="before")
+    @classmethod
+    def _readable_entries(cls, value: Any) -> Any:
+        """Every entry that reads; a malformed one is logged and skipped so the page survives."""
+        if not isinstance(value, list):
+            return _present(value)
+        kept: list[AcceleratorMetadata] = []
+        for index, item in enumerate(value):
+            try:
+                kept.append(AcceleratorMetadata.model_validate(item))
+            except ValidationError as exc:
+                fields = ", ".join(".".join(str(p) for p in error["loc"]) or "entry" for error in exc.errors())
+                logger.warning("skipping malformed accelerator listing entry %d (%s)", index, fields)
+        return kept
+
 
 class MetadataProperty(WireModel):
     """One parameter of an accelerator's form."""
@@ -107,21 +145,27 @@ class MetadataProperty(WireModel):
     default: str | None = None
     enum: list[str] | None = None
 
+    @field_validator("type", mode="before")
+    @classmethod
+    def _null_type(cls, value: Any) -> Any:
+        return "string" if value is None else value
+
     @field_validator("sensitive", "default", mode="before")
     @classmethod
     def _scalar(cls, value: Any) -> str | None:
-        return scalar_text(value)
+        return lenient_text(value)
 
     @field_validator("enum", mode="before")
     @classmethod
     def _enum_scalars(cls, value: Any) -> Any:
         if isinstance(value, list):
-            return [scalar_text(v) for v in value]
+            return [lenient_text(v) for v in value if v is not None]
         return value
 
     @property
     def is_sensitive(self) -> bool:
-        return same(self.sensitive, "true")
+        """Anything but a clear false is sensitive: masking too much is safe, leaking is not."""
+        return self.sensitive is not None and self.sensitive.strip().casefold() != "false"
 
 
 class MetadataSchema(WireModel):
@@ -136,13 +180,14 @@ class MetadataSchema(WireModel):
     def _single_key_maps(cls, value: Any) -> Any:
         """Accept the wire's list of single-key maps, or a JSON-Schema-style object."""
         if isinstance(value, dict):
-            return [{name: prop} for name, prop in value.items()]
-        return value or []
+            value = [{name: prop} for name, prop in value.items()]
+        entries = [entry for entry in _present(value) if isinstance(entry, dict)]
+        return [{name: prop if prop is not None else {} for name, prop in entry.items()} for entry in entries]
 
     @field_validator("required", mode="before")
     @classmethod
     def _null_required(cls, value: Any) -> Any:
-        return value or []
+        return _present(value)
 
     def named_properties(self) -> list[tuple[str, MetadataProperty]]:
         """The properties in form order as (name, property) pairs."""
@@ -172,6 +217,11 @@ class ResultEntity(WireModel):
 class AcceleratorResults(WireModel):
     entities: list[ResultEntity] = Field(default_factory=list)
 
+    @field_validator("entities", mode="before")
+    @classmethod
+    def _null_entities(cls, value: Any) -> Any:
+        return _present(value)
+
 
 class AcceleratorSpecification(AcceleratorMetadata):
     permissions: list[str] = Field(default_factory=list)
@@ -183,7 +233,7 @@ class AcceleratorSpecification(AcceleratorMetadata):
     @field_validator("permissions", "products", "documentation", "presentation", mode="before")
     @classmethod
     def _null_lists(cls, value: Any) -> Any:
-        return value or []
+        return _present(value)
 
 
 # --- Jobs -------------------------------------------------------------------------
@@ -255,20 +305,27 @@ class InfrastructureascodeJob(WireModel):
 
 
 def parse_job_history(payload: Any) -> list[InfrastructureascodeJob]:
-    """Jobs from any of the three shapes the history endpoint may answer with."""
+    """Jobs from any of the three shapes the history endpoint may answer with.
+
+    `{}` (a single job that is no job) and `entities: null` are an empty history; any other
+    object without `id` or `entities` raises ValueError naming its keys, because reading it
+    as "no jobs" would make reconciliation conclude that a submitted job does not exist.
+    """
     if payload is None:
         return []
     if isinstance(payload, list):
         items = payload
-    elif isinstance(payload, dict) and isinstance(payload.get("entities"), list):
-        items = payload["entities"]
+    elif isinstance(payload, dict) and "entities" in payload and isinstance(payload["entities"], (list, type(None))):
+        items = payload["entities"] or []
     elif isinstance(payload, dict) and payload.get("id"):
         items = [payload]
-    elif isinstance(payload, dict):
+    elif isinstance(payload, dict) and not payload:
         items = []
+    elif isinstance(payload, dict):
+        raise ValueError(f"unrecognised job history object with keys {', '.join(sorted(map(str, payload)))[:300]}")
     else:
         raise ValueError(f"unexpected job history payload of type {type(payload).__name__}")
-    return [InfrastructureascodeJob.model_validate(item) for item in items]
+    return [InfrastructureascodeJob.model_validate(item) for item in items if item is not None]
 
 
 # --- Errors -----------------------------------------------------------------------

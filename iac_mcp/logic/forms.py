@@ -55,31 +55,51 @@ def _parameter_type(raw: str | None) -> ParameterType:
     return lowered if lowered in _KNOWN_TYPES else "string"  # type: ignore[return-value]
 
 
+def _merged(first: Parameter, later: Parameter) -> Parameter:
+    """One parameter from two pages' definitions: required if either says so, gaps filled."""
+    gaps = {key: value for key, value in later.model_dump().items() if getattr(first, key) is None}
+    return first.model_copy(update={**gaps, "required": first.required or later.required, "sensitive": first.sensitive or later.sensitive})
+
+
 def form_from_spec(spec: AcceleratorSpecification) -> ParameterForm:
     """Flatten every presentation page of a spec into one parameter list.
 
-    Older specs list plain `fields` (names only) instead of a schema: those become
-    required string parameters, since the form asks for each of them.
+    Lenient where the SDKs are: a property defined on two pages is merged (required if
+    either page requires it), and a required name without a property, like the names of
+    an older spec's plain `fields`, becomes a required string parameter, since the form
+    asks for it.
     """
     parameters: dict[str, Parameter] = {}
+
+    def add(parameter: Parameter) -> None:
+        known = parameters.get(parameter.name)
+        parameters[parameter.name] = parameter if known is None else _merged(known, parameter)
+
     for page in spec.presentation:
+        title = page.title or (page.schema_.title if page.schema_ else None)
         if page.schema_ is not None:
             required = set(page.schema_.required)
             for name, prop in page.schema_.named_properties():
-                parameters[name] = Parameter(
-                    name=name,
-                    display_name=prop.displayname,
-                    description=prop.description,
-                    type=_parameter_type(prop.type),
-                    required=name in required,
-                    default=prop.default,
-                    allowed_values=prop.enum or None,
-                    sensitive=prop.is_sensitive,
-                    help_url=prop.help,
-                    page=page.title or page.schema_.title,
+                add(
+                    Parameter(
+                        name=name,
+                        display_name=prop.displayname,
+                        description=prop.description,
+                        type=_parameter_type(prop.type),
+                        required=name in required,
+                        default=prop.default,
+                        allowed_values=prop.enum or None,
+                        sensitive=prop.is_sensitive,
+                        help_url=prop.help,
+                        page=title,
+                    )
                 )
+            defined = {name for name, _ in page.schema_.named_properties()}
+            for name in page.schema_.required:
+                if name not in defined:
+                    add(Parameter(name=name, required=True, page=title))
         for name in page.fields or ():
-            parameters.setdefault(name, Parameter(name=name, required=True, page=page.title))
+            add(Parameter(name=name, required=True, page=page.title))
     return ParameterForm(accelerator_id=spec.id, parameters=list(parameters.values()))
 
 
