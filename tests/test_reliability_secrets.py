@@ -1,6 +1,10 @@
 """Secrets: the OAuth client secret, the access token and the values of sensitive parameters
-never show in anything a client, an operator or the sandbox's job output can read, on the
-happy path or any failure path, in-process or from a real stdio subprocess."""
+never show in anything a client or an operator can read, on the happy path or any failure
+path, in-process or from a real stdio subprocess.
+
+The sandbox's job output prints every value in clear, as real CX-as-Code modules do, so the
+scan first proves the sensitive value really is in the output Genesys would send: what it
+then proves absent is the server's masking, not the sandbox's politeness."""
 
 from __future__ import annotations
 
@@ -114,6 +118,12 @@ def _job_output(app: Starlette) -> list[str]:
     return [text or "" for job in app.state.sandbox.jobs.values() for text in job.results(False)]
 
 
+def _assert_in_job_output(app: Starlette) -> None:
+    """The raw output the server read really carries the sensitive value, in plan and apply text."""
+    carrying = [text for text in _job_output(app) if SENSITIVE in text]
+    assert any("Plan:" in text for text in carrying) and any("Apply complete!" in text for text in carrying)
+
+
 def _assert_absent(secrets: list[str], places: dict[str, list[str]]) -> None:
     for where, texts in places.items():
         assert texts, f"nothing captured from {where}"
@@ -133,7 +143,8 @@ async def test_no_secret_in_results_resources_prompts_logs_or_job_output(era: st
             app.state.sandbox.faults.add("list_jobs", status(429, retry_after=600))
             await witness.call(client, "list-jobs", {})
     assert any("HTTP 429" in text for text in witness.seen) and any("HTTP 404" in text for text in witness.seen)
-    _assert_absent(_secrets(app), {"results": witness.seen, "logs": [caplog.text], "job output": _job_output(app)})
+    _assert_in_job_output(app)
+    _assert_absent(_secrets(app), {"results": witness.seen, "logs": [caplog.text]})
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -171,7 +182,26 @@ async def test_no_secret_on_a_stdio_servers_stderr() -> None:
         stderr.seek(0)
         logged = stderr.read()
     assert "DEBUG" in logged and "/oauth/token" in logged, "the server logged its upstream traffic"
-    _assert_absent(_secrets(app), {"results": witness.seen, "stderr": [logged], "job output": _job_output(app)})
+    _assert_in_job_output(app)
+    _assert_absent(_secrets(app), {"results": witness.seen, "stderr": [logged]})
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_job_submitted_elsewhere_is_masked_by_parameter_name(era: str) -> None:
+    """A job this server never submitted: it cannot know the value, only the sensitive names."""
+    app = sandbox()
+    state = app.state.sandbox
+    entry = next(e for e in state.catalog.values() if e.spec.name and SALESFORCE in e.spec.name)
+    sensitive = [p.name for p in entry.form if p.sensitive]
+    values = {p.name: "x" for p in entry.form if p.required and p.default is None} | dict.fromkeys(sensitive, SENSITIVE)
+    jobs = [state.create_job(entry, dry_run, values) for dry_run in (True, False)]
+    witness = Witness()
+    async with fast_connected(app, era) as client:
+        for job in jobs:
+            await witness.call(client, "get-job", {"job_id": job.id})
+            await witness.read(client, f"iac://jobs/{job.id}")
+    assert all(SENSITIVE in job.results(False)[0] for job in jobs)
+    _assert_absent([SENSITIVE], {"results": witness.seen})
 
 
 async def test_a_wrongly_typed_sensitive_value_is_not_echoed() -> None:
