@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-
 from conftest import Sandbox
+
 from iac_mcp.genesys.client import IacClient
 from iac_mcp.genesys.config import GenesysConfig
 from iac_mcp.genesys.errors import UnexpectedResponseError
@@ -30,7 +30,9 @@ async def client_for(box: Sandbox) -> AsyncIterator[IacClient]:
 
 
 def body(accelerator_id: str, dry_run: bool, **values: str) -> AcceleratorInput:
-    return AcceleratorInput(accelerator_id=accelerator_id, dry_run=dry_run, parameters=[JobParameter(name=k, value=v) for k, v in values.items()])
+    return AcceleratorInput(
+        accelerator_id=accelerator_id, dry_run=dry_run, parameters=[JobParameter(name=k, value=v) for k, v in values.items()]
+    )
 
 
 @pytest.mark.parametrize("shape", HISTORY_SHAPES)

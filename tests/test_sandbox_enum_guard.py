@@ -20,5 +20,3 @@ async def test_a_wrongly_cased_enum_value_never_reaches_or_passes_genesys(wrong_
         result = await client.call_tool("submit-job", {"accelerator_id": SIMPLE_QUEUE, "parameters": arguments})
     assert result.is_error and "skill_evaluation_method" in servers.text_of(result)
     assert app.state.sandbox.jobs_created == 0 and app.state.sandbox.requests["create_job"] == 0
-
-

@@ -8,6 +8,7 @@ import ast
 from pathlib import Path
 
 from conftest import Sandbox
+
 from iac_mcp.sandbox.app import ENDPOINTS
 from iac_mcp.sandbox.faults import ROUTES
 
@@ -35,7 +36,10 @@ def test_the_sandbox_imports_nothing_from_the_rest_of_iac_mcp() -> None:
 
 def test_the_import_check_can_fail(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text("import iac_mcp.genesys.models\nfrom iac_mcp.logic import forms\nfrom iac_mcp.sandbox import spec\n\ndef f():\n    import iac_mcp\n")
+    module.write_text(
+        "import iac_mcp.genesys.models\nfrom iac_mcp.logic import forms\n"
+        "from iac_mcp.sandbox import spec\n\ndef f():\n    import iac_mcp\n"
+    )
     assert foreign_imports(module) == ["iac_mcp.genesys.models", "iac_mcp.logic", "iac_mcp"]
 
 
@@ -45,7 +49,10 @@ def test_one_route_table_names_every_fault_route() -> None:
 
 
 def test_the_sandbox_itself_refuses_a_wrongly_cased_enum_value(sandbox: Sandbox) -> None:
-    body = {"acceleratorId": SIMPLE_QUEUE, "parameters": [{"name": "queue_name", "value": "Q"}, {"name": "skill_evaluation_method", "value": "best"}]}
+    body = {
+        "acceleratorId": SIMPLE_QUEUE,
+        "parameters": [{"name": "queue_name", "value": "Q"}, {"name": "skill_evaluation_method", "value": "best"}],
+    }
     answer = sandbox.client.post("/api/v2/infrastructureascode/jobs", json=body)
     assert answer.status_code == 400
     assert answer.json()["details"] == [{"errorCode": "not_allowed", "fieldName": "skill_evaluation_method"}]

@@ -11,16 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import Sandbox
-from iac_mcp.sandbox.faults import status
-from iac_mcp.sandbox.jobs import FAILURE_DEMO_ID
-from iac_mcp.sandbox.serve import parser
 from test_sandbox_jobs import JOBS, SALESFORCE, SIMPLE_QUEUE, read, submit
 from test_sandbox_platform import assert_genesys_error
 
+from iac_mcp.sandbox.faults import status
+from iac_mcp.sandbox.jobs import FAILURE_DEMO_ID
+from iac_mcp.sandbox.serve import parser
+
 CREATE_CASE = "salesforce-create-case-data-action-module.json"
-IAC_PERMISSIONS = frozenset({"infrastructureascode:accelerator:view", "infrastructureascode:job:add", "infrastructureascode:job:view"})
+IAC_PERMISSIONS = frozenset(
+    {"infrastructureascode:accelerator:view", "infrastructureascode:job:add", "infrastructureascode:job:view"}
+)
 
 
 def only(real_specs_dir: Path, tmp_path: Path, name: str) -> dict[str, Any]:
@@ -28,15 +30,24 @@ def only(real_specs_dir: Path, tmp_path: Path, name: str) -> dict[str, Any]:
     return dict(json.loads((real_specs_dir / name).read_text()))
 
 
-def test_a_data_action_module_plans_its_one_real_resource(real_specs_dir: Path, tmp_path: Path, start_sandbox: Callable[..., Sandbox]) -> None:
+def test_a_data_action_module_plans_its_one_real_resource(
+    real_specs_dir: Path, tmp_path: Path, start_sandbox: Callable[..., Sandbox]
+) -> None:
     raw = only(real_specs_dir, tmp_path, CREATE_CASE)
     box = start_sandbox(catalog_dirs=[tmp_path], builtin_catalog=False)
     values = {"action_name": "Create Case", "action_category": "Salesforce", "integration_id": "int-42"}
     plan = read(box, submit(box, raw["id"], True, **values)["id"])["results"]
     address = "module.create_case_data_action_module.genesyscloud_integration_action.action"
-    assert plan.startswith("Initializing modules...\n- create_case_data_action_module in .terraform/modules/create_case_data_action_module")
+    assert plan.startswith(
+        "Initializing modules...\n- create_case_data_action_module in .terraform/modules/create_case_data_action_module"
+    )
     assert f"# {address} will be created" in plan and plan.count("will be created") == 1
-    for line in ('category       = "Salesforce"', 'integration_id = "int-42"', 'name           = "Create Case"', "secure         = false"):
+    for line in (
+        'category       = "Salesforce"',
+        'integration_id = "int-42"',
+        'name           = "Create Case"',
+        "secure         = false",
+    ):
         assert line in plan
     assert "Plan: 1 to add, 0 to change, 0 to destroy." in plan
     applied = read(box, submit(box, raw["id"], False, **values)["id"])["results"]
@@ -46,7 +57,9 @@ def test_a_data_action_module_plans_its_one_real_resource(real_specs_dir: Path, 
 def test_hidden_result_entities_are_not_planned(tmp_path: Path, start_sandbox: Callable[..., Sandbox]) -> None:
     spec = {
         "id": str(uuid.uuid4()), "name": "Hidden helper", "type": "module", "origin": "community",
-        "presentation": [{"title": "P", "schema": {"properties": [{"queue_name": {"type": "string"}}], "required": ["queue_name"]}}],
+        "presentation": [
+            {"title": "P", "schema": {"properties": [{"queue_name": {"type": "string"}}], "required": ["queue_name"]}}
+        ],
         "results": {"entities": [{"type": "queue", "visibility": "VISIBLE"}, {"type": "flow", "visibility": "Hidden"}]},
     }  # fmt: skip
     (tmp_path / "hidden.json").write_text(json.dumps(spec))
@@ -82,17 +95,31 @@ def test_by_default_the_client_holds_every_permission(sandbox: Sandbox) -> None:
 
 
 def test_the_cli_reads_the_new_settings() -> None:
-    args = parser().parse_args(["--history-shape", "job", "--client-permissions", "a:b:c, d:e:f", "--validate-at", "plan", "--colour"])
-    assert (args.history_shape, args.client_permissions, args.validate_at, args.colour) == ("job", frozenset({"a:b:c", "d:e:f"}), "plan", True)
+    args = parser().parse_args(
+        ["--history-shape", "job", "--client-permissions", "a:b:c, d:e:f", "--validate-at", "plan", "--colour"]
+    )
+    assert (args.history_shape, args.client_permissions, args.validate_at, args.colour) == (
+        "job",
+        frozenset({"a:b:c", "d:e:f"}),
+        "plan",
+        True,
+    )
     defaults = parser().parse_args([])
-    assert (defaults.history_shape, defaults.client_permissions, defaults.validate_at, defaults.colour) == ("listing", None, "post", False)
+    assert (defaults.history_shape, defaults.client_permissions, defaults.validate_at, defaults.colour) == (
+        "listing",
+        None,
+        "post",
+        False,
+    )
 
 
 # --- Validation at plan time ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dry_run", [True, False])
-def test_with_validate_at_plan_bad_parameters_are_accepted_and_fail_in_plan(start_sandbox: Callable[..., Sandbox], dry_run: bool) -> None:
+def test_with_validate_at_plan_bad_parameters_are_accepted_and_fail_in_plan(
+    start_sandbox: Callable[..., Sandbox], dry_run: bool
+) -> None:
     box = start_sandbox(validate_at="plan")
     params = {"acw_timeout_ms": "soon", "skill_evaluation_method": "best", "colour": "red"}
     created = submit(box, SIMPLE_QUEUE, dry_run, **params)

@@ -29,7 +29,8 @@ def test_help_lists_every_option(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     out = capsys.readouterr().out
     assert exited.value.code == 0
-    for option in ("--host", "--port", "--catalog", "--client-id", "--client-secret", "--job-duration", "--token-lifetime", "--seed"):
+    options = ("--host", "--port", "--catalog", "--client-id", "--client-secret", "--job-duration", "--token-lifetime", "--seed")
+    for option in (*options, "--history-shape", "--client-permissions", "--validate-at", "--colour"):
         assert option in out
 
 

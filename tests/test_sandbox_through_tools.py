@@ -16,7 +16,9 @@ pytestmark = pytest.mark.anyio
 
 SIMPLE_QUEUE = "3b1c9d2e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
 SALESFORCE = "8e2f6a14-5b3c-4d7e-a1f9-2c6b8d0e4f37"
-IAC_PERMISSIONS = frozenset({"infrastructureascode:accelerator:view", "infrastructureascode:job:add", "infrastructureascode:job:view"})
+IAC_PERMISSIONS = frozenset(
+    {"infrastructureascode:accelerator:view", "infrastructureascode:job:add", "infrastructureascode:job:view"}
+)
 
 
 def submit(accelerator_id: str, **parameters: Any) -> dict[str, Any]:

@@ -52,13 +52,15 @@ class ParameterForm(BaseModel):
 
 def _parameter_type(raw: str | None) -> ParameterType:
     lowered = (raw or "string").strip().lower()
-    return lowered if lowered in _KNOWN_TYPES else "string"  # type: ignore[return-value]
+    return lowered if lowered in _KNOWN_TYPES else "string"
 
 
 def _merged(first: Parameter, later: Parameter) -> Parameter:
     """One parameter from two pages' definitions: required if either says so, gaps filled."""
     gaps = {key: value for key, value in later.model_dump().items() if getattr(first, key) is None}
-    return first.model_copy(update={**gaps, "required": first.required or later.required, "sensitive": first.sensitive or later.sensitive})
+    return first.model_copy(
+        update={**gaps, "required": first.required or later.required, "sensitive": first.sensitive or later.sensitive}
+    )
 
 
 def form_from_spec(spec: AcceleratorSpecification) -> ParameterForm:

@@ -104,8 +104,6 @@ def load_catalog(directories: Iterable[Path]) -> dict[str, CatalogEntry]:
             entry = load_file(path)
             previous = entries.get(entry.spec.id)
             if previous is not None:
-                logger.warning(
-                    "accelerator id %s is in both %s and %s: using %s", entry.spec.id, previous.source, path, path
-                )
+                logger.warning("accelerator id %s is in both %s and %s: using %s", entry.spec.id, previous.source, path, path)
             entries[entry.spec.id] = entry
     return entries

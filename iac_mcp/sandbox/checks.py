@@ -15,7 +15,9 @@ from iac_mcp.sandbox.state import SandboxState
 from iac_mcp.sandbox.vocabulary import same
 
 MAX_BODY_BYTES = 512_000
-MISSING_ANY = "Unable to perform the requested action. You must have at least one of the following permissions assigned: {permissions}"
+MISSING_ANY = (
+    "Unable to perform the requested action. You must have at least one of the following permissions assigned: {permissions}"
+)
 MISSING_ALL = "Unable to perform the requested action. You are missing the following permission(s): {permissions}"
 
 

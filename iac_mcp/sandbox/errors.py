@@ -56,4 +56,3 @@ def error_response(
     """A Genesys error answer for `request`."""
     body = error_body(status, code, template, correlation_id(request), params=params, details=details)
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
-

@@ -63,8 +63,8 @@ def parse_job_request(body: bytes) -> JobRequest:
         bad.append(("parameters", "invalid.value"))
         raw_parameters = []
     parameters: list[tuple[str, str]] = []
-    for index, item in enumerate(raw_parameters):
-        item = item if isinstance(item, dict) else {}
+    for index, raw_item in enumerate(raw_parameters):
+        item = raw_item if isinstance(raw_item, dict) else {}
         for key in ("name", "value"):
             if not _scalar(item.get(key)):
                 bad.append((f"parameters.{index}.{key}", "missing" if item.get(key) is None else "invalid.value"))

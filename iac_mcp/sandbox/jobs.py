@@ -64,8 +64,14 @@ DEMO_OUTCOMES = {
 _QUEUED_AT = 0.1
 _RUNNING_AT = 0.4
 _PLAN_ERRORS = {
-    "missing": ("No value for required variable", 'The root module input variable "{name}" is not set, and has no default value.'),
-    "unknown": ("Value for undeclared variable", 'A variable named "{name}" was assigned, but the root module does not declare a variable of that name.'),
+    "missing": (
+        "No value for required variable",
+        'The root module input variable "{name}" is not set, and has no default value.',
+    ),
+    "unknown": (
+        "Value for undeclared variable",
+        'A variable named "{name}" was assigned, but the root module does not declare a variable of that name.',
+    ),
     "wrong_type": ("Invalid value for input variable", "The given value is not suitable for var.{name}: {message}"),
     "not_allowed": ("Invalid value for input variable", "The given value is not suitable for var.{name}: {message}"),
     "duplicate": ("Invalid value for input variable", "var.{name} is assigned more than once."),
@@ -95,7 +101,9 @@ def planned_outcome(
         return Outcome("Failed", "invalid parameters: " + ", ".join(p.name for p in problems), problems=tuple(problems))
     if missing_permissions:
         status = "Failed" if dry_run else "RollbackComplete"
-        return Outcome(status, "missing permission(s) " + ", ".join(missing_permissions), missing_permissions=tuple(missing_permissions))
+        return Outcome(
+            status, "missing permission(s) " + ", ".join(missing_permissions), missing_permissions=tuple(missing_permissions)
+        )
     if entry.spec.id == FAILURE_DEMO_ID:
         chosen = values.get("outcome", "complete")
         return Outcome("Complete" if dry_run else DEMO_OUTCOMES.get(chosen, "Complete"), f"outcome={chosen}")
@@ -190,10 +198,14 @@ class Job:
         if status == "Incomplete":
             done = max(len(resources) - 1, 0)
             text = render_plan(resources, palette) if self.dry_run else render_apply(self.id, resources, palette, created=done)
-            return init + text + render_error(palette, "execution halted", None, f"The run stopped before completing ({reason})."), None
+            return init + text + render_error(
+                palette, "execution halted", None, f"The run stopped before completing ({reason})."
+            ), None
         detail = f"API Error: 400 - The sandbox was asked to fail this job ({reason})."
         if self.dry_run:
-            return init + render_plan(resources, palette, summary=False) + render_error(palette, "invalid configuration", failing, detail), None
+            return init + render_plan(resources, palette, summary=False) + render_error(
+                palette, "invalid configuration", failing, detail
+            ), None
         created = resources[:-1]
         text = init + render_apply(self.id, resources, palette, created=len(created))
         text += render_error(palette, f"creating {failing.address if failing else 'resources'}", failing, detail)

@@ -92,23 +92,49 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default=HOST, help="interface to listen on (default %(default)s)")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (default %(default)s)")
-    p.add_argument("--catalog", type=Path, action="append", default=[], metavar="DIR",
-                   help="directory of accelerator *.json specs to add (repeatable)")
+    p.add_argument(
+        "--catalog",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="directory of accelerator *.json specs to add (repeatable)",
+    )
     p.add_argument("--client-id", default=DEFAULT_CLIENT_ID, help="OAuth client id (default %(default)s)")
-    p.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET,
-                   help="OAuth client secret (default: the documented sandbox secret)")
-    p.add_argument("--job-duration", type=float, default=3.0, metavar="SECONDS",
-                   help="simulated seconds from Created to a terminal status (default %(default)s)")
-    p.add_argument("--token-lifetime", type=float, default=86400, metavar="S",
-                   help="token lifetime in seconds (default %(default)s)")
+    p.add_argument(
+        "--client-secret", default=DEFAULT_CLIENT_SECRET, help="OAuth client secret (default: the documented sandbox secret)"
+    )
+    p.add_argument(
+        "--job-duration",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="simulated seconds from Created to a terminal status (default %(default)s)",
+    )
+    p.add_argument(
+        "--token-lifetime", type=float, default=86400, metavar="S", help="token lifetime in seconds (default %(default)s)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for job ids and random faults (default %(default)s)")
-    p.add_argument("--history-shape", choices=HISTORY_SHAPES, default="listing",
-                   help="how GET /jobs answers: an entity listing, the latest job alone, or a bare array (default %(default)s)")
-    p.add_argument("--client-permissions", type=_permissions, default=None, metavar="PERM[,PERM...]",
-                   help="the OAuth client's permissions (default: every permission); include the "
-                        "infrastructureascode:* ones the routes need. A job whose spec needs another fails with a 403")
-    p.add_argument("--validate-at", choices=VALIDATE_AT, default="post",
-                   help="post: bad parameters answer 400; plan: the job is accepted and fails in plan (default %(default)s)")
+    p.add_argument(
+        "--history-shape",
+        choices=HISTORY_SHAPES,
+        default="listing",
+        help="how GET /jobs answers: an entity listing, the latest job alone, or a bare array (default %(default)s)",
+    )
+    p.add_argument(
+        "--client-permissions",
+        type=_permissions,
+        default=None,
+        metavar="PERM[,PERM...]",
+        help="the OAuth client's permissions (default: every permission); include the "
+        "infrastructureascode:* ones the routes need. A job whose spec needs another fails with a 403",
+    )
+    p.add_argument(
+        "--validate-at",
+        choices=VALIDATE_AT,
+        default="post",
+        help="post: bad parameters answer 400; plan: the job is accepted and fails in plan (default %(default)s)",
+    )
     p.add_argument("--colour", action="store_true", help="colour job results with ANSI escapes, like a terminal")
     return p
 
@@ -136,7 +162,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = create_app(settings)
     logger.info(
         "sandbox on http://%s:%d: %d accelerators, client id %r, history as %s, validation at %s",
-        args.host, args.port, len(app.state.sandbox.catalog), settings.client_id, settings.history_shape, settings.validate_at,
+        args.host,
+        args.port,
+        len(app.state.sandbox.catalog),
+        settings.client_id,
+        settings.history_shape,
+        settings.validate_at,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
     return 0

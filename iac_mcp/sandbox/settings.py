@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 DEFAULT_CLIENT_ID = "iac-mcp-sandbox"
-DEFAULT_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - documented sandbox default, not a real secret
+DEFAULT_CLIENT_SECRET = "sandbox-secret"
 
 HistoryShape = Literal["listing", "job", "array"]
 HISTORY_SHAPES: tuple[HistoryShape, ...] = ("listing", "job", "array")

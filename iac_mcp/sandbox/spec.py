@@ -60,7 +60,7 @@ def _property(raw: Any) -> dict[str, Any]:
     prop = raw if isinstance(raw, dict) else {}
     if "displayname" not in prop and "displayName" in prop:
         prop = {**prop, "displayname": prop["displayName"]}
-    wire = {key: text(prop.get(key)) for key in PROPERTY_TEXT_KEYS}
+    wire: dict[str, Any] = {key: text(prop.get(key)) for key in PROPERTY_TEXT_KEYS}
     if prop.get("enum") is not None:
         wire["enum"] = _strings(prop["enum"], "enum")
     return _compact(wire)
@@ -117,7 +117,9 @@ def wire_spec(raw: Any, collection: str) -> dict[str, Any]:
         wire["presentation"] = [_page(page) for page in _objects(raw["presentation"], "presentation")]
     if results is not None:
         entities = _objects(results.get("entities"), "results.entities")
-        wire["results"] = {"entities": [_compact({k: text(e.get(k)) for k in ("type", "description", "visibility")}) for e in entities]}
+        wire["results"] = {
+            "entities": [_compact({k: text(e.get(k)) for k in ("type", "description", "visibility")}) for e in entities]
+        }
     wire["selfUri"] = text(raw.get("selfUri")) or f"{collection}/{wire['id']}"
     return {key: wire[key] for key in SPEC_KEYS if wire.get(key) is not None}
 

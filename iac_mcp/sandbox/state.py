@@ -82,9 +82,7 @@ class SandboxState:
         window.append(now)
         return None
 
-    def create_job(
-        self, entry: CatalogEntry, dry_run: bool, values: dict[str, str], problems: Sequence[Problem] = ()
-    ) -> Job:
+    def create_job(self, entry: CatalogEntry, dry_run: bool, values: dict[str, str], problems: Sequence[Problem] = ()) -> Job:
         """Record a new job; its outcome is fixed now, from its parameters, their problems and the permissions."""
         now = self.now()
         missing = [p for p in entry.spec.permissions if not self.settings.holds(p)]

@@ -42,7 +42,9 @@ def _wrong_type(parameter: Parameter, value: str) -> bool:
 def check(parameters: Sequence[Parameter], given: Mapping[str, str]) -> tuple[dict[str, str], list[Problem]]:
     """The values with defaults applied, and every problem; values are never quoted back."""
     known = {p.name: p for p in parameters}
-    problems = [Problem(name, "unknown", f"{name!r} is not a parameter of this accelerator.") for name in given if name not in known]
+    problems = [
+        Problem(name, "unknown", f"{name!r} is not a parameter of this accelerator.") for name in given if name not in known
+    ]
     values: dict[str, str] = {}
     for p in parameters:
         value = given.get(p.name)
