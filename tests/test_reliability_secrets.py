@@ -8,10 +8,12 @@ then proves absent is the server's masking, not the sandbox's politeness."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -217,3 +219,24 @@ async def test_a_wrongly_typed_sensitive_value_is_not_echoed() -> None:
     assert "salesforce_client_secret" in text_of(result)
     assert not_an_object.is_error and SENSITIVE not in everything_in(not_an_object)
     assert "must be an object" in text_of(not_an_object)
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: a foreign job's sensitive value printed under another attribute name")
+async def test_a_foreign_jobs_secret_under_a_renamed_attribute_is_masked(tmp_path: Path) -> None:
+    """Real modules print `name = var.action_name`: masking by variable name misses `name`, and the
+    value was never submitted through this process. Strict xfail: it flips when the server masks it."""
+    spec = {
+        "id": "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d", "name": "Renaming Data Action Module", "type": "module",
+        "presentation": [{"title": "P", "schema": {"type": "object", "required": ["action_name", "action_category", "integration_id"],
+            "properties": [{"action_name": {"type": "string", "sensitive": "true"}}, {"action_category": {"type": "string"}},
+                           {"integration_id": {"type": "string"}}]}}],
+        "results": {"entities": [{"type": "dataAction", "visibility": "VISIBLE"}]},
+    }  # fmt: skip
+    (tmp_path / "renaming.json").write_text(json.dumps(spec))
+    app = sandbox(catalog_dirs=[tmp_path], builtin_catalog=False)
+    state = app.state.sandbox
+    job = state.create_job(state.catalog[spec["id"]], True, {"action_name": SENSITIVE, "action_category": "c", "integration_id": "i"})
+    assert f'name           = "{SENSITIVE}"' in job.results(False)[0]
+    async with fast_connected(app, "auto") as client:
+        read = await client.call_tool("get-job", {"job_id": job.id})
+    assert SENSITIVE not in everything_in(read)
