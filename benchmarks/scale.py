@@ -23,7 +23,7 @@ from benchmarks.overhead import SIGNING_KEY
 from iac_mcp.genesys.pacing import SlidingWindowLimiter
 from iac_mcp.server.app import build_server
 from iac_mcp.server.resources import ACCELERATOR_URI
-from iac_mcp.server.upstream import sandbox_client
+from iac_mcp.upstream import sandbox_client
 
 ACCELERATOR_REF = ResourceTemplateReference(type="ref/resource", uri=ACCELERATOR_URI)
 

@@ -1,5 +1,5 @@
 """`python -m iac_mcp`: the same as the `iac-mcp` command."""
 
-from iac_mcp.cli import main
+from iac_mcp.startup import main
 
 raise SystemExit(main())

@@ -23,13 +23,14 @@ from mcp import Client
 from mcp.client.context import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitRequestParams, ElicitResult
-from servers import text_of
+from servers import fresh_ledger, server_settings, text_of
 from starlette.applications import Starlette
 
 from iac_mcp.demo import example_arguments
 from iac_mcp.sandbox.serve import serve_in_thread
-from iac_mcp.server.upstream import sandbox_client
-from iac_mcp.transports.http import HttpOptions, create_app
+from iac_mcp.server.app import LedgerFactory
+from iac_mcp.transports.http import create_app
+from iac_mcp.upstream import sandbox_client
 
 HOST = "127.0.0.1"
 TOKEN = "test-token-0123456789abcdef0123456789"
@@ -65,10 +66,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def http_app(sandbox_app: Starlette, *, tokens: tuple[str, ...] = (TOKEN,), **options: Any) -> Starlette:
+def http_app(
+    sandbox_app: Starlette, *, tokens: tuple[str, ...] = (TOKEN,), ledger: LedgerFactory | None = None, **options: Any
+) -> Starlette:
     """The HTTP app over an in-process sandbox, guarded by `tokens`."""
-    env = {"IAC_MCP_SIGNING_KEY": SIGNING_SECRET}
-    return create_app(partial(sandbox_client, sandbox_app), options=HttpOptions(tokens=tokens, **options), env=env)
+    settings = server_settings(http_tokens=tokens, signing_key=SIGNING_SECRET, **options)
+    return create_app(partial(sandbox_client, sandbox_app), settings, ledger=ledger or fresh_ledger())
 
 
 def running_http(app: Starlette) -> AbstractContextManager[str]:

@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 from mcp import Client
 from mcp.types import CallToolResult
-from servers import SIGNING_KEY, text_of
+from servers import SIGNING_KEY, fresh_ledger, server_settings, text_of
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -26,8 +26,8 @@ from iac_mcp.demo import example_arguments
 from iac_mcp.genesys.pacing import SlidingWindowLimiter
 from iac_mcp.genesys.retry import RetryPolicy
 from iac_mcp.server.app import ClientFactory, build_server
-from iac_mcp.server.state import Mode
-from iac_mcp.server.upstream import sandbox_client
+from iac_mcp.settings import Mode
+from iac_mcp.upstream import sandbox_client
 
 SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 """What every path segment sent upstream must look like (RFC 3986 unreserved characters)."""
@@ -57,9 +57,9 @@ def fast_upstream(app: Starlette) -> ClientFactory:
 
 
 @asynccontextmanager
-async def fast_connected(app: Starlette, era: str, *, mode: Mode = "apply", **client_options: Any) -> AsyncIterator[Client]:
+async def fast_connected(app: Starlette, era: str, *, mode: Mode = Mode.APPLY, **client_options: Any) -> AsyncIterator[Client]:
     """An in-process MCP client session with the real server over `fast_upstream(app)`."""
-    server = build_server(fast_upstream(app), mode=mode, signing_key=SIGNING_KEY)
+    server = build_server(fast_upstream(app), server_settings(mode=mode), ledger=fresh_ledger(), signing_key=SIGNING_KEY)
     async with Client(server, mode=era, **client_options) as client:
         yield client
 

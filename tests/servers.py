@@ -6,7 +6,9 @@ import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+import tempfile
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from mcp import Client
@@ -16,9 +18,9 @@ from starlette.applications import Starlette
 from iac_mcp.demo import example_arguments
 from iac_mcp.sandbox.app import create_app
 from iac_mcp.sandbox.settings import SandboxSettings
-from iac_mcp.server.app import build_server
-from iac_mcp.server.state import Mode
-from iac_mcp.server.upstream import sandbox_client
+from iac_mcp.server.app import LedgerFactory, build_server
+from iac_mcp.settings import Mode, Settings
+from iac_mcp.upstream import ledger_at, sandbox_client
 
 ERAS = ("legacy", "auto")
 """mcp 2.3 client modes: the 2025-11-25 handshake, and the stateless 2026-07-28 protocol."""
@@ -29,6 +31,21 @@ CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("GENESYSCL
 """The environment for server subprocesses: no Genesys or iac-mcp settings leak in from the shell."""
 
 
+def fresh_ledger_url() -> str:
+    """A new, empty SQLite ledger in a temporary directory."""
+    return f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp(prefix='iac-mcp-ledger-')) / 'ledger.sqlite3'}"
+
+
+def fresh_ledger(url: str | None = None) -> LedgerFactory:
+    """Opens the ledger at `url` (a new empty one by default) for one server's lifetime."""
+    return partial(ledger_at, url or fresh_ledger_url())
+
+
+def server_settings(**overrides: Any) -> Settings:
+    """Settings as a test server runs with: apply mode, the consent question asked."""
+    return Settings(**overrides)
+
+
 def sandbox(**settings: Any) -> Starlette:
     """A fresh in-process sandbox whose jobs finish at once unless told otherwise."""
     settings.setdefault("job_duration", 0)
@@ -37,10 +54,22 @@ def sandbox(**settings: Any) -> Starlette:
 
 @asynccontextmanager
 async def connected(
-    app: Starlette, era: str, *, mode: Mode = "apply", signing_key: bytes = SIGNING_KEY, **client_options: Any
+    app: Starlette,
+    era: str,
+    *,
+    mode: Mode = Mode.APPLY,
+    signing_key: bytes = SIGNING_KEY,
+    ledger: LedgerFactory | None = None,
+    settings: Settings | None = None,
+    **client_options: Any,
 ) -> AsyncIterator[Client]:
     """An in-process MCP client session with the server over `app`."""
-    server = build_server(partial(sandbox_client, app), mode=mode, signing_key=signing_key)
+    server = build_server(
+        partial(sandbox_client, app),
+        settings or server_settings(mode=mode),
+        ledger=ledger or fresh_ledger(),
+        signing_key=signing_key,
+    )
     async with Client(server, mode=era, **client_options) as client:
         yield client
 

@@ -17,7 +17,7 @@ from iac_mcp.genesys.pacing import SlidingWindowLimiter
 from iac_mcp.genesys.retry import RetryPolicy
 from iac_mcp.sandbox.app import create_app
 from iac_mcp.sandbox.settings import SandboxSettings
-from iac_mcp.server.upstream import SANDBOX_ORIGIN
+from iac_mcp.upstream import SANDBOX_ORIGIN
 
 pytestmark = pytest.mark.anyio
 

@@ -23,7 +23,8 @@ from servers import ERAS, sandbox
 
 from iac_mcp.genesys.errors import ConfigurationError
 from iac_mcp.transports.auth import StaticTokenVerifier, load_tokens
-from iac_mcp.transports.http import HttpOptions, check_exposure, transport_security
+from iac_mcp.settings import Settings
+from iac_mcp.transports.http import check_exposure, transport_security
 
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -48,19 +49,22 @@ def served() -> Iterator[tuple[str, object]]:
 
 
 @pytest.mark.anyio
-async def test_whole_flow_with_progress_over_sse(served: tuple[str, object], era: str) -> None:
-    url, app = served
+@pytest.mark.parametrize(("era", "stateful"), [("auto", False), ("legacy", True)])
+async def test_whole_flow_with_progress_over_sse(era: str, stateful: bool) -> None:
+    """2026-07-28 clients on the default stateless server; handshake-era ones on --stateful,
+    where the server can put the consent question to them."""
+    app = sandbox(job_duration=1)
     consent = Consenting()
-    async with http_client(url, era, elicitation_callback=consent) as client:
-        tools = {t.name for t in (await client.list_tools()).tools}
-        flow = await run_flow(client)
+    with running_http(http_app(app, max_body_bytes=64 * 1024, stateful=stateful)) as url:
+        async with http_client(url, era, elicitation_callback=consent) as client:
+            tools = {t.name for t in (await client.list_tools()).tools}
+            flow = await run_flow(client)
     assert {"list-accelerators", "describe-accelerator", "submit-job", "get-job", "list-jobs"} <= tools
     assert flow.final["status"] == "Complete" and flow.final["succeeded"]
     assert any(m.endswith(": Complete") for m in flow.plan_progress)
     assert len(flow.plan_progress) >= 2, "the wait must stream each status change"
     assert app.state.sandbox.jobs[flow.apply_id].dry_run is False  # type: ignore[attr-defined]
-    if era == "auto":
-        assert consent.questions and "Apply" in consent.questions[0]
+    assert len(consent.questions) == 1 and consent.questions[0].startswith("Apply to the Genesys Cloud org")
 
 
 def _post(url: str, **kwargs: object) -> httpx.Response:
@@ -113,7 +117,7 @@ def test_unguarded_loopback_server_serves_without_token() -> None:
 
 def test_allowed_hosts_and_origins_extend_the_defaults() -> None:
     security = transport_security(
-        HttpOptions(host="10.1.2.3", allowed_hosts=("mcp.example.com",), allowed_origins=("https://chat.example.com",))
+        Settings(host="10.1.2.3", allowed_hosts=("mcp.example.com",), allowed_origins=("https://chat.example.com",))
     )
     assert {"127.0.0.1:*", "10.1.2.3", "10.1.2.3:*", "mcp.example.com", "mcp.example.com:*"} <= set(security.allowed_hosts)
     assert "https://chat.example.com" in security.allowed_origins
@@ -122,14 +126,14 @@ def test_allowed_hosts_and_origins_extend_the_defaults() -> None:
 
 def test_exposed_host_without_tokens_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="without authentication"):
-        check_exposure(HttpOptions(host="0.0.0.0"))
-    check_exposure(HttpOptions(host="0.0.0.0", tokens=("t",)))
-    check_exposure(HttpOptions(host="::1"))
+        check_exposure(Settings(host="0.0.0.0"), ())
+    check_exposure(Settings(host="0.0.0.0"), ("t",))
+    check_exposure(Settings(host="::1"), ())
 
 
 def test_insecure_no_auth_logs_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="iac_mcp.http"):
-        check_exposure(HttpOptions(host="0.0.0.0", insecure_no_auth=True))
+        check_exposure(Settings(host="0.0.0.0", insecure_no_auth=True), ())
     assert any("INSECURE" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
 
 

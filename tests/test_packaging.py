@@ -13,14 +13,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHECK = """
 import anyio, iac_mcp, sys
+from functools import partial
 from mcp import Client
-from iac_mcp.server.run import open_upstream
 from iac_mcp.server.app import build_server
+from iac_mcp.settings import Settings
+from iac_mcp.upstream import ledger_at, open_upstream
 
 assert iac_mcp.__file__.startswith(sys.argv[1]), iac_mcp.__file__
 
 async def main():
-    server = build_server(open_upstream(sandbox=True), signing_key=b"k" * 32)
+    settings = Settings(sandbox=True)
+    server = build_server(open_upstream(settings), settings, ledger=partial(ledger_at, "sqlite+aiosqlite:///" + sys.argv[2]))
     async with Client(server) as client:
         prompts = sorted(p.name for p in (await client.list_prompts()).prompts)
         listing = await client.call_tool("list-accelerators", {})
@@ -49,7 +52,7 @@ def test_the_installed_wheel_serves_prompts_catalogue_and_instructions(tmp_path:
         timeout=300,
     )
     run = subprocess.run(
-        [sys.executable, "-c", CHECK, str(target)],
+        [sys.executable, "-c", CHECK, str(target), str(tmp_path / "ledger.sqlite3")],
         env=dict(CLEAN_ENV, PYTHONPATH=str(target)),
         cwd=tmp_path,
         capture_output=True,

@@ -13,10 +13,10 @@ import pytest
 from http_support import SIGNING_SECRET, TOKEN, http_client, running_http
 from mcp import Client
 from reliability import fast_upstream
-from servers import sandbox, text_of
+from servers import fresh_ledger, sandbox, server_settings, text_of
 
 from iac_mcp.demo import example_arguments
-from iac_mcp.transports.http import HttpOptions, create_app
+from iac_mcp.transports.http import create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -59,7 +59,8 @@ async def _mixed_calls(client: Client, count: int, accelerator_id: str, params: 
 async def test_memory_stays_flat_over_thousands_of_http_calls(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)  # pytest keeps every captured record: thousands of INFO lines would be the growth
     app = sandbox(rate_limit_per_minute=10**6)
-    http = create_app(fast_upstream(app), options=HttpOptions(tokens=(TOKEN,)), env={"IAC_MCP_SIGNING_KEY": SIGNING_SECRET})
+    settings = server_settings(http_tokens=(TOKEN,), signing_key=SIGNING_SECRET)
+    http = create_app(fast_upstream(app), settings, ledger=fresh_ledger())
     with running_http(http) as url, anyio.fail_after(SOAK_BOUND_SECONDS):
         async with http_client(url, "auto") as client:
             listing = await client.call_tool("list-accelerators", {"name": "Simple Queue"})

@@ -11,11 +11,12 @@ import pytest
 from mcp import Client
 from mcp.client.context import ClientRequestContext
 from mcp.types import ElicitRequestParams, ElicitResult
-from servers import ERAS, SIGNING_KEY, all_descriptions, connected, everything_in, sandbox, submit_example, text_of
+from servers import ERAS, SIGNING_KEY, all_descriptions, connected, everything_in, sandbox, server_settings, submit_example, text_of
 
 from iac_mcp.demo import example_arguments
 from iac_mcp.logic.plan_token import issue_plan_token
 from iac_mcp.sandbox.faults import drop, drop_after, garbled
+from iac_mcp.settings import ConsentPolicy
 
 pytestmark = pytest.mark.anyio
 
@@ -100,9 +101,9 @@ async def test_declined_or_cancelled_consent_submits_nothing(era: str, action: s
     assert app.state.sandbox.jobs_created == 1
 
 
-async def test_a_client_without_elicitation_is_guarded_by_the_plan_token_alone(era: str) -> None:
+async def test_with_the_plan_token_policy_the_token_alone_guards(era: str) -> None:
     app = sandbox()
-    async with connected(app, era) as client:
+    async with connected(app, era, settings=server_settings(consent=ConsentPolicy.PLAN_TOKEN)) as client:
         target = await _target(client)
         params = example_arguments(target["parameters_schema"])
         _, token = await _planned(client, target, params)
@@ -202,12 +203,13 @@ async def test_apply_mode_annotations_are_destructive(era: str) -> None:
 async def test_dropped_answers_never_double_submit() -> None:
     """100 submissions whose answer is lost after the job is created: jobs == jobs reported."""
     app = sandbox(seed=7)
-    app.state.sandbox.faults.probability("create_job", drop_after(), 0.5)
     reported: set[str] = set()
     unknown = 0
     async with connected(app, "auto") as client:
         target = await _target(client)
         params = example_arguments(target["parameters_schema"])
+        await _planned(client, target, params)  # the first answered submission tells who we submit as
+        app.state.sandbox.faults.probability("create_job", drop_after(), 0.5)
         for _ in range(100):
             result = await client.call_tool("submit-job", {"accelerator_id": target["id"], "parameters": params})
             if result.is_error:
@@ -216,8 +218,8 @@ async def test_dropped_answers_never_double_submit() -> None:
             else:
                 reported.add(result.structured_content["job"]["id"])
     state = app.state.sandbox
-    assert state.requests["create_job"] == 100
-    assert state.jobs_created == len(reported) == 100 - unknown
+    assert state.requests["create_job"] == 101
+    assert state.jobs_created - 1 == len(reported) == 100 - unknown
     assert unknown == 0, "every created job is found in the history"
 
 
@@ -282,7 +284,7 @@ async def test_a_cancelled_wait_stops_polling() -> None:
     ],
 )
 async def test_failed_runs_read_in_plain_words(era: str, outcome: str, status: str, words: str) -> None:
-    async with connected(sandbox(), era) as client:
+    async with connected(sandbox(), era, elicitation_callback=Elicitations()) as client:
         target = await _target(client, lambda d: any(p["name"] == "outcome" for p in d["parameters"]))
         params = dict(example_arguments(target["parameters_schema"]), outcome=outcome)
         _, token = await _planned(client, target, params)
@@ -334,9 +336,10 @@ async def test_an_unreadable_answer_to_a_submission_is_reconciled_not_resent() -
     app = sandbox()
     async with connected(app, "legacy") as client:
         target = await _target(client)
+        await submit_example(client, target)
         app.state.sandbox.faults.add("create_job", garbled(), times=1)
         result = await submit_example(client, target)
     assert not result.is_error, text_of(result)
     assert "found in the history" in result.structured_content["note"]
     assert result.structured_content["job"]["id"] in app.state.sandbox.jobs
-    assert app.state.sandbox.jobs_created == 1 and app.state.sandbox.requests["create_job"] == 1
+    assert app.state.sandbox.jobs_created == 2 and app.state.sandbox.requests["create_job"] == 2

@@ -8,12 +8,23 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from servers import ERAS, SIGNING_KEY, all_descriptions, connected, everything_in, sandbox, submit_example, text_of
+from servers import (
+    ERAS,
+    SIGNING_KEY,
+    all_descriptions,
+    connected,
+    everything_in,
+    fresh_ledger,
+    sandbox,
+    server_settings,
+    submit_example,
+    text_of,
+)
 
 from iac_mcp.demo import example_arguments
 from iac_mcp.genesys.client import IacClient
 from iac_mcp.server.app import build_server
-from iac_mcp.server.upstream import sandbox_client
+from iac_mcp.upstream import sandbox_client
 
 pytestmark = pytest.mark.anyio
 
@@ -297,7 +308,7 @@ async def test_an_unexpected_failure_is_an_error_without_its_details(era: str, c
             client.list_accelerators = explode  # type: ignore[method-assign]
             yield client
 
-    server = build_server(broken_upstream, signing_key=SIGNING_KEY)
+    server = build_server(broken_upstream, server_settings(), ledger=fresh_ledger(), signing_key=SIGNING_KEY)
     async with Client(server, mode=era) as client:
         result = await client.call_tool("list-accelerators", {})
     assert result.is_error

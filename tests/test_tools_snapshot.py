@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from servers import connected, sandbox
 
-from iac_mcp.server.state import MODES
+from iac_mcp.settings import Mode
 
 pytestmark = pytest.mark.anyio
 
@@ -28,7 +28,7 @@ async def _tools_payload(mode: str) -> list[dict[str, Any]]:
     return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in sorted(tools, key=lambda t: t.name)]
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", list(Mode))
 async def test_tools_list_matches_the_reviewed_snapshot(mode: str) -> None:
     path = SNAPSHOTS / f"tools-list-{mode}.json"
     payload = await _tools_payload(mode)

@@ -34,6 +34,8 @@ class StaticToken(httpx.Auth):
     """A ready `GENESYSCLOUD_ACCESS_TOKEN`: used as is, and cannot be renewed."""
 
     can_refresh = False
+    token_lifetime: float | None = None
+    """Unknown: a ready token says nothing of its expiry."""
 
     def __init__(self, access_token: str) -> None:
         self._header = f"Bearer {access_token}"
@@ -50,6 +52,7 @@ class StaticToken(httpx.Auth):
 class _CachedToken:
     value: str
     refresh_at: float
+    lifetime: float
 
 
 class ClientCredentials(httpx.Auth):
@@ -74,6 +77,11 @@ class ClientCredentials(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"ClientCredentials(url={self._url!r})"
+
+    @property
+    def token_lifetime(self) -> float | None:
+        """Seconds the current token was issued for; None before the first one."""
+        return self._cached.lifetime if self._cached else None
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         token = self._fresh()
@@ -124,7 +132,9 @@ class ClientCredentials(httpx.Auth):
             ) from None
         lifetime = max(0, answer.expires_in)
         logger.info("obtained an OAuth token valid for %d s", lifetime)
-        self._cached = _CachedToken(answer.access_token, requested_at + lifetime - min(REFRESH_MARGIN, lifetime / 10))
+        self._cached = _CachedToken(
+            answer.access_token, requested_at + lifetime - min(REFRESH_MARGIN, lifetime / 10), lifetime
+        )
         return answer.access_token
 
 

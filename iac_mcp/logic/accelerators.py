@@ -10,6 +10,7 @@ from iac_mcp.genesys.models import AcceleratorList, AcceleratorMetadata, Acceler
 from iac_mcp.logic.forms import Parameter, ParameterForm, form_from_spec, json_schema
 from iac_mcp.logic.redaction import MASK
 from iac_mcp.logic.text import first_sentences
+from iac_mcp.vocabulary import ToolName
 
 
 class AcceleratorEntry(BaseModel):
@@ -73,7 +74,7 @@ def render_page(page: AcceleratorPage) -> str:
     for a in page.accelerators:
         kind = "/".join(x for x in (a.origin, a.type) if x)
         lines.append(f"- {a.name} [{kind}] id={a.id}" + (f": {a.description}" if a.description else ""))
-    lines.append("Next: describe-accelerator with the id of the one that fits.")
+    lines.append(f"Next: {ToolName.DESCRIBE_ACCELERATOR} with the id of the one that fits.")
     return "\n".join(lines)
 
 
@@ -99,7 +100,7 @@ class AcceleratorDescription(BaseModel):
     tags: list[str] = Field(default_factory=list)
     parameters: list[Parameter] = Field(description="Every parameter across all form pages, in form order.")
     parameters_schema: dict[str, Any] = Field(
-        description="JSON Schema of the `parameters` object submit-job accepts (types, allowed values, defaults, "
+        description=f"JSON Schema of the `parameters` object {ToolName.SUBMIT_JOB} accepts (types, allowed values, defaults, "
         "required names; labels and descriptions are in `parameters`)."
     )
     permissions: list[str] = Field(default_factory=list, description="Genesys permissions needed to install it.")
@@ -154,5 +155,5 @@ def render_description(d: AcceleratorDescription) -> str:
         lines.append("Needs permissions: " + ", ".join(d.permissions))
     if d.products:
         lines.append("Needs products: " + ", ".join(d.products))
-    lines.append("Next: submit-job with these parameters and dry_run=true to see the plan.")
+    lines.append(f"Next: {ToolName.SUBMIT_JOB} with these parameters and dry_run=true to see the plan.")
     return "\n".join(lines)

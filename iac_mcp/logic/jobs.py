@@ -11,6 +11,7 @@ from iac_mcp.genesys.models import ErrorInfo, InfrastructureascodeJob, same
 from iac_mcp.logic.redaction import mask_assignments, mask_values
 from iac_mcp.logic.terraform import TerraformSummary, parse_terraform_output, strip_ansi
 from iac_mcp.logic.text import BoundedText, bound_text
+from iac_mcp.vocabulary import ToolName
 
 RESULTS_LIMIT = 6000
 """Characters of Terraform output shown to an agent (head and tail kept)."""
@@ -70,10 +71,10 @@ def poll_after(job: InfrastructureascodeJob, *, now: datetime | None = None) -> 
 def next_step(job: InfrastructureascodeJob) -> str:
     status = (job.status or "").casefold()
     if not job.is_terminal:
-        return f"Call get-job with job_id={job.id} (wait_seconds up to 55) until it is terminal."
+        return f"Call {ToolName.GET_JOB} with job_id={job.id} (wait_seconds up to 55) until it is terminal."
     if status == "complete" and job.dry_run:
         return (
-            "Show the user the plan, get their explicit consent, then call submit-job with the same "
+            f"Show the user the plan, get their explicit consent, then call {ToolName.SUBMIT_JOB} with the same "
             "parameters, dry_run=false and this plan's plan_token."
         )
     if status == "complete":
@@ -104,6 +105,28 @@ def masked_job(
             "results": clean(job.results),
             "rollback_results": clean(job.rollback_results),
             "error_info": ErrorInfo(code=error.code, message=clean(error.message)) if error else None,
+        }
+    )
+
+
+WITHHELD = (
+    "[withheld: the accelerator's specification could not be read, so sensitive values in this text "
+    "could not be masked; read the job again in a minute]"
+)
+
+
+def withheld(job: InfrastructureascodeJob) -> InfrastructureascodeJob:
+    """The job without its free text: what is shown when masking cannot be guaranteed."""
+
+    def hide(text: str | None) -> str | None:
+        return None if text is None else WITHHELD
+
+    error = job.error_info
+    return job.model_copy(
+        update={
+            "results": hide(job.results),
+            "rollback_results": hide(job.rollback_results),
+            "error_info": ErrorInfo(code=error.code, message=hide(error.message)) if error else None,
         }
     )
 
@@ -176,5 +199,5 @@ def render_job_list(jobs: list[JobView]) -> str:
             f"- {j.id} {kind} of {j.accelerator_id} at {j.submitted_at or '?'}: {j.outcome}"
             + (f" ({j.error_code})" if j.error_code else "")
         )
-    lines.append("Next: get-job with a job_id for details.")
+    lines.append(f"Next: {ToolName.GET_JOB} with a job_id for details.")
     return "\n".join(lines)

@@ -42,3 +42,27 @@ def bound_text(text: str, limit: int) -> BoundedText:
     head = limit // 3
     tail = limit - head
     return BoundedText(text=text[:head] + marker + text[-tail:], truncated=True, full_length=len(text))
+
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b.")
+_INVISIBLE = re.compile(
+    "[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]"
+)
+"""Control characters (tab and newline aside), bidi controls, zero-width and invisible format characters."""
+
+
+def plain(text: str, *, newlines: bool = True) -> str:
+    """Untrusted text made safe to show: no ANSI escapes, control, bidi or zero-width characters.
+
+    Catalogue text and parameter values come from third parties or the agent; without this
+    they could hide, reorder or fake lines of what a person is asked to approve.
+    """
+    cleaned = _INVISIBLE.sub("", _ANSI.sub("", text))
+    return cleaned if newlines else " ".join(cleaned.split())
+
+
+def capped(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 24)] + f"… [{len(text) - limit + 24} more]"

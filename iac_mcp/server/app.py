@@ -1,4 +1,8 @@
-"""Building the MCP server: instructions, lifespan, and every tool registered once."""
+"""Building the MCP server: instructions, lifespan, the tool inventory, prompts, resources.
+
+The server knows nothing of where Genesys is: the start-up layer hands it a factory that
+opens the client (Genesys Cloud or the sandbox) and the ledger to keep its own state in.
+"""
 
 from __future__ import annotations
 
@@ -11,35 +15,42 @@ from mcp.server.request_state import RequestStateSecurity
 
 from iac_mcp import __version__
 from iac_mcp.genesys.client import IacClient
-from iac_mcp.server import completions, prompts, resources
-from iac_mcp.server.state import Mode, ServerState
-from iac_mcp.server.tools import accelerators, jobs, submit
+from iac_mcp.ledger import Ledger
+from iac_mcp.server import completions, prompts, resources, tools
+from iac_mcp.server.services import Services
+from iac_mcp.settings import Settings
 
 INSTRUCTIONS = files("iac_mcp.server").joinpath("instructions.md").read_text(encoding="utf-8")
 
 ClientFactory = Callable[[], AbstractAsyncContextManager[IacClient]]
 """Opens the Genesys client for the server's lifetime (real Genesys or the sandbox)."""
 
+LedgerFactory = Callable[[], AbstractAsyncContextManager[Ledger]]
+"""Opens the ledger for the server's lifetime."""
+
 
 def build_server(
     connect: ClientFactory,
+    settings: Settings,
     *,
-    mode: Mode = "apply",
-    signing_key: bytes,
+    ledger: LedgerFactory,
+    signing_key: bytes | None = None,
     request_state_security: RequestStateSecurity | None = None,
-) -> MCPServer[ServerState]:
+) -> MCPServer[Services]:
     """The iac-mcp server over whatever Genesys `connect` opens.
 
+    `signing_key` defaults to the settings' (random per process when none is configured).
     `request_state_security` seals mcp's multi-round `request_state`; replicas must share
     it (see `iac_mcp.transports.http`). None keeps mcp's per-process key.
     """
+    key = signing_key or settings.plan_signing_key()
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[ServerState]) -> AsyncIterator[ServerState]:
-        async with connect() as client:
-            yield ServerState(client=client, mode=mode, signing_key=signing_key)
+    async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
+        async with connect() as client, ledger() as book:
+            yield Services(client=client, settings=settings, signing_key=key, ledger=book)
 
-    server: MCPServer[ServerState] = MCPServer(
+    server: MCPServer[Services] = MCPServer(
         "iac-mcp",
         title="Genesys Cloud IaC",
         version=__version__,
@@ -47,9 +58,7 @@ def build_server(
         lifespan=lifespan,
         request_state_security=request_state_security,
     )
-    accelerators.register(server)
-    submit.register(server, mode)
-    jobs.register(server)
+    tools.register(server, settings.mode)
     prompts.register(server)
     resources.register(server)
     completions.register(server)

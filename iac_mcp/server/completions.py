@@ -9,7 +9,7 @@
 * `status` (review-recent-jobs) completes from the job statuses Genesys can filter by.
 
 Answers hold at most 100 values, with `total` and `has_more` telling how many matched.
-The catalogue and the job history come from the cached `ServerState.lookups`, so typing
+The catalogue and the job history come from the cached `Services.lookups`, so typing
 never pages through the catalogue per keystroke.
 """
 
@@ -27,7 +27,7 @@ from mcp.types import Completion, CompletionArgument, CompletionContext, PromptR
 from iac_mcp.genesys.models import HISTORY_STATUS_FILTERS
 from iac_mcp.server.lookup import CatalogueItem
 from iac_mcp.server.resources import ACCELERATOR_URI, JOB_URI
-from iac_mcp.server.state import ServerState
+from iac_mcp.server.services import Services
 
 MAX_VALUES = 100
 """The MCP limit on values in one completion answer."""
@@ -37,7 +37,7 @@ MAX_TYPED = 200
 
 _WORD = re.compile(r"[^\W_]+")
 
-_request_state: ContextVar[ServerState | None] = ContextVar("iac_mcp_completion_state", default=None)
+_request_state: ContextVar[Services | None] = ContextVar("iac_mcp_completion_state", default=None)
 
 
 async def bind_state(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:

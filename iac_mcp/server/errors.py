@@ -24,6 +24,7 @@ from iac_mcp.genesys.errors import (
     UnauthorizedError,
 )
 from iac_mcp.logic.forms import Problem
+from iac_mcp.vocabulary import ToolName
 
 
 def _genesys_facts(error: ApiError) -> str:
@@ -37,9 +38,9 @@ def _genesys_facts(error: ApiError) -> str:
 
 def _next_step(error: GenesysError, *, subject: str) -> str:
     if isinstance(error, InvalidIdError):
-        return "Use an id exactly as list-accelerators or list-jobs returned it."
+        return f"Use an id exactly as {ToolName.LIST_ACCELERATORS} or {ToolName.LIST_JOBS} returned it."
     if isinstance(error, NotFoundError):
-        finder = "list-jobs" if subject == "job" else "list-accelerators"
+        finder = ToolName.LIST_JOBS if subject == "job" else ToolName.LIST_ACCELERATORS
         return f"Check the id; call {finder} to find the right one."
     if isinstance(error, PermissionDeniedError):
         missing = ", ".join(error.missing_permissions) or "the permission named above"
@@ -73,5 +74,5 @@ def describe_problems(accelerator_id: str, problems: Sequence[Problem]) -> str:
     """Every parameter problem at once, each with the form it expects."""
     lines = [f"The parameters for accelerator {accelerator_id} have {len(problems)} problem(s); nothing was submitted:"]
     lines.extend(f"- {p.message} Expected: {p.expected}." for p in problems)
-    lines.append("Next: fix all of them (describe-accelerator shows every parameter), then call submit-job again.")
+    lines.append(f"Next: fix all of them ({ToolName.DESCRIBE_ACCELERATOR} shows every parameter), then call {ToolName.SUBMIT_JOB} again.")
     return "\n".join(lines)

@@ -3,7 +3,7 @@
 Tools are for the agent to act; resources let a person or client put a specification or
 a job into the conversation as context. Both are masked like the tools' output: the
 default of a sensitive parameter and every secret value this process has seen never
-leave the server, and job output goes through the same masking as get-job.
+leave the server, and jobs come from the same masking `JobReader` as the tools'.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from iac_mcp.genesys.errors import GenesysError, InvalidIdError, NotFoundError
 from iac_mcp.genesys.models import AcceleratorSpecification
-from iac_mcp.logic.jobs import masked_job
 from iac_mcp.logic.redaction import MASK, redact
 from iac_mcp.server.errors import describe_error
-from iac_mcp.server.tools.common import server_state
+from iac_mcp.server.tools.common import services
 
 ACCELERATOR_URI = "iac://accelerators/{accelerator_id}"
 JOB_URI = "iac://jobs/{job_id}"
@@ -53,7 +52,7 @@ def masked_spec(spec: AcceleratorSpecification, secrets: Iterable[str] = ()) -> 
 
 
 async def accelerator_resource(accelerator_id: str, ctx: Context) -> str:
-    state = server_state(ctx)
+    state = services(ctx)
     try:
         spec = await state.specs.get(state.client, accelerator_id)
     except GenesysError as error:
@@ -62,14 +61,12 @@ async def accelerator_resource(accelerator_id: str, ctx: Context) -> str:
 
 
 async def job_resource(job_id: str, ctx: Context) -> str:
-    state = server_state(ctx)
+    state = services(ctx)
     try:
-        job = await state.client.get_job(job_id, details=True)
+        job = await state.jobs.get(job_id, details=True)
     except GenesysError as error:
         raise _failure(f"read job {job_id}", error, subject="job") from error
-    names = await state.specs.sensitive_names(state.client, job.accelerator_id)
-    masked = masked_job(job, secrets=state.secrets, sensitive_names=names)
-    return json.dumps(masked.to_wire(), indent=2, ensure_ascii=False)
+    return json.dumps(job.to_wire(), indent=2, ensure_ascii=False)
 
 
 def register(server: MCPServer) -> None:

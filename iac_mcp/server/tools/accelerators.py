@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from iac_mcp.genesys.errors import GenesysError
 from iac_mcp.genesys.models import AcceleratorSortField, AcceleratorType, Origin, PreferredLanguage, SortOrder
 from iac_mcp.logic.accelerators import (
     AcceleratorDescription,
@@ -19,15 +17,15 @@ from iac_mcp.logic.accelerators import (
     render_description,
     render_page,
 )
-from iac_mcp.server.errors import describe_error
-from iac_mcp.server.tools.common import ACCELERATOR_ID, READ_ONLY, server_state, structured
+from iac_mcp.server.tools.common import ACCELERATOR_ID, READ_ONLY, Tool, services, structured
+from iac_mcp.vocabulary import ToolName
 
-LIST_ACCELERATORS = """\
+LIST_ACCELERATORS_TEXT = f"""\
 Search the Genesys Cloud catalogue of infrastructure-as-code accelerators (CX as Code \
 Terraform modules, accelerators and blueprints). Call this first to find what can be \
 deployed; filter by words of the name or description, origin, type, classification or tags. \
 Returns lean entries (id, name, type, origin, classification, tags, a short description) and \
-paging. Next: describe-accelerator with the chosen id."""
+paging. Next: {ToolName.DESCRIBE_ACCELERATOR} with the chosen id."""
 
 
 async def list_accelerators(
@@ -43,32 +41,38 @@ async def list_accelerators(
     page_number: Annotated[int, Field(ge=1, le=10_000, description="Page to return, from 1.")] = 1,
     page_size: Annotated[int, Field(ge=1, le=100, description="Entries per page.")] = 25,
 ) -> Annotated[CallToolResult, AcceleratorPage]:
-    state = server_state(ctx)
-    try:
-        listing = await state.client.list_accelerators(
-            name=name,
-            description=description,
-            origin=origin,
-            type=type,
-            classification=classification,
-            tags=tags,
-            sort_by=sort_by,
-            sort_order=sort_order,
-            page_number=page_number,
-            page_size=page_size,
-        )
-    except GenesysError as error:
-        raise ToolError(describe_error("list accelerators", error)) from error
+    listing = await services(ctx).client.list_accelerators(
+        name=name,
+        description=description,
+        origin=origin,
+        type=type,
+        classification=classification,
+        tags=tags,
+        sort_by=sort_by,
+        sort_order=sort_order,
+        page_number=page_number,
+        page_size=page_size,
+    )
     page = accelerator_page(listing, page_number=page_number, page_size=page_size)
     return structured(page, render_page(page))
 
 
-DESCRIBE_ACCELERATOR = """\
+LIST_ACCELERATORS = Tool(
+    name=ToolName.LIST_ACCELERATORS,
+    title="List accelerators",
+    description=LIST_ACCELERATORS_TEXT,
+    annotations=READ_ONLY,
+    handler=list_accelerators,
+    action="list accelerators",
+)
+
+
+DESCRIBE_ACCELERATOR_TEXT = f"""\
 Explain one accelerator so its parameters can be filled in correctly: every parameter \
 across all form pages (name, label, type, required, default, allowed values, sensitive, help \
-link), a JSON Schema of the `parameters` object submit-job accepts, the permissions and \
+link), a JSON Schema of the `parameters` object {ToolName.SUBMIT_JOB} accepts, the permissions and \
 products it needs, documentation links and the resources it creates. Call it before \
-submit-job; ask the user for values you cannot infer. Next: submit-job with dry_run=true."""
+{ToolName.SUBMIT_JOB}; ask the user for values you cannot infer. Next: {ToolName.SUBMIT_JOB} with dry_run=true."""
 
 
 async def describe_accelerator(
@@ -76,28 +80,17 @@ async def describe_accelerator(
     accelerator_id: ACCELERATOR_ID,
     preferred_language: Annotated[PreferredLanguage | None, Field(description="Language of the texts; default en-US.")] = None,
 ) -> Annotated[CallToolResult, AcceleratorDescription]:
-    state = server_state(ctx)
-    try:
-        spec = await state.specs.get(state.client, accelerator_id, preferred_language)
-    except GenesysError as error:
-        raise ToolError(describe_error(f"describe accelerator {accelerator_id}", error)) from error
+    state = services(ctx)
+    spec = await state.specs.get(state.client, accelerator_id, preferred_language)
     description = describe(spec)
     return structured(description, render_description(description))
 
 
-def register(server: MCPServer) -> None:
-    server.add_tool(
-        list_accelerators,
-        name="list-accelerators",
-        title="List accelerators",
-        description=LIST_ACCELERATORS,
-        annotations=READ_ONLY,
-    )
-    server.add_tool(
-        describe_accelerator,
-        name="describe-accelerator",
-        title="Describe an accelerator",
-        description=DESCRIBE_ACCELERATOR,
-        annotations=READ_ONLY,
-    )
-
+DESCRIBE_ACCELERATOR = Tool(
+    name=ToolName.DESCRIBE_ACCELERATOR,
+    title="Describe an accelerator",
+    description=DESCRIBE_ACCELERATOR_TEXT,
+    annotations=READ_ONLY,
+    handler=describe_accelerator,
+    action="describe accelerator {accelerator_id}",
+)

@@ -1,24 +1,83 @@
-"""What every tool module shares: the state lookup, id arguments, annotations, results."""
+"""What every tool shares: the `Tool` record, the error boundary, id arguments, annotations."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from iac_mcp.genesys.errors import GenesysError
 from iac_mcp.genesys.ids import MAX_ID_LENGTH
-from iac_mcp.server.state import ServerState
+from iac_mcp.server.errors import describe_error
+from iac_mcp.server.services import Services
+from iac_mcp.vocabulary import ToolName
 
-ACCELERATOR_ID = Annotated[str, Field(description="Accelerator id, as list-accelerators returned it.", max_length=MAX_ID_LENGTH)]
-JOB_ID = Annotated[str, Field(description="Job id, as submit-job or list-jobs returned it.", max_length=MAX_ID_LENGTH)]
+ACCELERATOR_ID = Annotated[
+    str, Field(description=f"Accelerator id, as {ToolName.LIST_ACCELERATORS} returned it.", max_length=MAX_ID_LENGTH)
+]
+JOB_ID = Annotated[
+    str, Field(description=f"Job id, as {ToolName.SUBMIT_JOB} or {ToolName.LIST_JOBS} returned it.", max_length=MAX_ID_LENGTH)
+]
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
+Subject = Literal["accelerator", "job"]
+P = ParamSpec("P")
+R = TypeVar("R")
 
-def server_state(ctx: Context) -> ServerState:
-    return ctx.request_context.lifespan_context
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool as clients see it, and the handler behind it.
+
+    `action` names what the tool does in an error ("describe accelerator {accelerator_id}"),
+    filled in from the call's arguments; `subject` says which listing finds the right id.
+    """
+
+    name: ToolName
+    title: str
+    description: str
+    annotations: ToolAnnotations
+    handler: Callable[..., Awaitable[CallToolResult]]
+    action: str
+    subject: Subject = "accelerator"
+
+
+def guarded(handler: Callable[P, Awaitable[R]], action: str, *, subject: Subject = "accelerator") -> Callable[P, Awaitable[R]]:
+    """The error boundary: a `GenesysError` becomes a `ToolError` an agent can act on.
+
+    Also wraps resolvers, so checks that run before a tool body fail the same way.
+    """
+    signature = inspect.signature(handler)
+
+    @functools.wraps(handler)
+    async def boundary(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await handler(*args, **kwargs)
+        except GenesysError as error:
+            arguments = signature.bind_partial(*args, **kwargs).arguments
+            raise ToolError(describe_error(action.format_map(_Blank(arguments)), error, subject=subject)) from error
+
+    return boundary
+
+
+class _Blank(dict[str, Any]):
+    """Arguments for an action text; a missing one reads as blank rather than failing."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def services(ctx: Context) -> Services:
+    services: Services = ctx.request_context.lifespan_context
+    return services
 
 
 def structured(model: BaseModel, text: str) -> CallToolResult:

@@ -1,60 +1,73 @@
-"""submit-job: validate, check the plan, ask the user, submit once, never twice.
+"""submit-job: validate, check the plan, ask the user, consume the plan, submit once.
 
 The checks run in resolvers (mcp 2.3's `Resolve`), before the tool body: a real run is
-only put to the user once its parameters are valid and a successful dry run of exactly
-this input stands behind it. The question itself travels as `Elicit`, which works in
-both protocol eras and on stateless HTTP; clients without elicitation are guarded by the
-plan token alone.
+only put to the user once its parameters are valid and an unused, successful dry run of
+exactly this input stands behind it. The question travels as `Elicit`, which works in
+both protocol eras and on stateless HTTP. When the client cannot be asked, a real run is
+refused unless the operator chose the `plan-token` consent policy: consent fails closed.
+
+A plan backs exactly one run: the ledger consumes it atomically at the moment the real
+run is sent, across restarts and replicas. When the answer to that POST is lost the
+plan stays "in doubt" and later calls reconcile instead of sending.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
+import anyio
+from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import (
     AcceptedElicitation,
     CancelledElicitation,
     Context,
+    DeclinedElicitation,
     Elicit,
     ElicitationResult,
-    MCPServer,
     Resolve,
 )
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, Field, StrictBool, WithJsonSchema
 
-from iac_mcp.genesys.errors import GenesysError, ServerError, TransportError, UnexpectedResponseError
+from iac_mcp.genesys.errors import GenesysError
 from iac_mcp.genesys.models import AcceleratorInput, AcceleratorSpecification, InfrastructureascodeJob, same
+from iac_mcp.genesys.submission import Created, Found, SubmitOutcome, Unknown, reconcile, submit_once
+from iac_mcp.ledger import Attempt, AuditRecord, PlanRecord
+from iac_mcp.logic.consent import PlanFacts, consent_question
 from iac_mcp.logic.forms import ParameterForm, form_from_spec, validate_parameters, wire_parameters
 from iac_mcp.logic.jobs import JobView, job_view, render_job
-from iac_mcp.logic.plan_token import PlanTokenError, issue_plan_token, verify_plan_token
+from iac_mcp.logic.plan_token import PlanTokenError, canonical_parameters_hash, issue_plan_token, verify_plan_token
 from iac_mcp.logic.redaction import MASK
 from iac_mcp.logic.terraform import parse_terraform_output
-from iac_mcp.server.errors import describe_error, describe_problems
-from iac_mcp.server.state import Mode, ServerState
-from iac_mcp.server.tools.common import ACCELERATOR_ID, server_state, structured
+from iac_mcp.server.errors import describe_problems
+from iac_mcp.server.services import Services
+from iac_mcp.server.tools.common import ACCELERATOR_ID, Tool, guarded, services, structured
+from iac_mcp.settings import ConsentPolicy, Mode
+from iac_mcp.vocabulary import ToolName
 
 PLAN_TOKEN_TTL = 3600.0
 """A plan is good for an hour: long enough to review, short enough to stay current."""
 
-RECONCILE_SKEW = timedelta(seconds=30)
-"""Clock difference tolerated when looking for a job that an ambiguous submission created."""
+MAX_PARAMETERS = 200
 
 PARAMETERS_SCHEMA = {
     "type": "object",
-    "description": "Parameter name → value; see describe-accelerator for names and types.",
+    "description": f"Parameter name → value; see {ToolName.DESCRIBE_ACCELERATOR} for names and types.",
     "additionalProperties": {"type": ["string", "number", "integer", "boolean"]},
-    "maxProperties": 200,
+    "maxProperties": MAX_PARAMETERS,
     "default": {},
 }
 """Advertised to clients; the values are checked by `validate_parameters`, not by pydantic,
 whose errors quote the offending input: a secret of the wrong type would come back."""
 
 Parameters = Annotated[Any, WithJsonSchema(PARAMETERS_SCHEMA)]
+
+ACTION = "submit a job for accelerator {accelerator_id}"
 
 
 class SubmitResult(BaseModel):
@@ -68,65 +81,102 @@ class SubmitResult(BaseModel):
         default=None,
         description="For a dry run: pass it to the real run (same accelerator and parameters) once the plan is Complete.",
     )
+    consent: str = Field(description="How the run was consented to: not-needed (dry run), accepted, declined, cancelled, waived.")
     note: str | None = Field(default=None, description="Anything unusual about the submission.")
 
 
 @dataclass(frozen=True)
 class Submission:
-    """A checked submission: valid parameters and, for a real run, its successful plan."""
+    """A checked submission: valid parameters and, for a real run, its unused successful plan."""
 
     spec: AcceleratorSpecification
     form: ParameterForm
     wire: dict[str, str]
     dry_run: bool
     plan: InfrastructureascodeJob | None
+    plan_record: PlanRecord | None
+    """The ledger's record of this plan when a run it backed is in doubt."""
 
     def masked_parameters(self) -> dict[str, str]:
         return {k: MASK if k in self.form.sensitive_names else v for k, v in self.wire.items()}
+
+    @property
+    def parameters_hash(self) -> str:
+        return canonical_parameters_hash(self.wire)
+
+    def body(self) -> AcceleratorInput:
+        return AcceleratorInput(accelerator_id=self.spec.id, dry_run=self.dry_run, parameters=wire_parameters(self.wire))
 
 
 class Consent(BaseModel):
     """The one question put to the user before a real run (flat, as elicitation requires)."""
 
-    confirm: bool = Field(title="Apply these changes to the Genesys Cloud org now?")
+    confirm: StrictBool = Field(title="Apply these changes to the Genesys Cloud org now?")
+    """Only a JSON `true` counts: "yes", 1 or "on" are not consent."""
 
 
 class ConsentNotAsked(BaseModel):
-    """Stands in for an answer when no question is put: dry runs, clients that cannot elicit."""
+    """Stands in for an answer when no question is put: dry runs, or the operator waived it."""
 
+    verdict: str
     reason: str
 
 
 # --- Checks (resolvers) ------------------------------------------------------------------
 
 
-async def _check_plan(state: ServerState, accelerator_id: str, wire: dict[str, str], plan_token: str | None) -> InfrastructureascodeJob:
+def principal() -> str:
+    """Who is calling: the HTTP bearer token's name, or `stdio` for the local client."""
+    token = get_access_token()
+    return token.client_id if token is not None and token.client_id else "stdio"
+
+
+async def _check_plan(state: Services, accelerator_id: str, wire: dict[str, str], plan_token: str | None) -> InfrastructureascodeJob:
     """The successful dry run of exactly this input, or a refusal saying what to do."""
     if not plan_token:
         raise ToolError(
-            "A real run needs the plan_token of a successful dry run. Next: call submit-job with the same "
-            "accelerator and parameters and dry_run=true, wait for it with get-job, show the user the plan, "
+            f"A real run needs the plan_token of a successful dry run. Next: call {ToolName.SUBMIT_JOB} with the same "
+            f"accelerator and parameters and dry_run=true, wait for it with {ToolName.GET_JOB}, show the user the plan, "
             "and after their consent pass its plan_token here."
         )
     try:
         claims = verify_plan_token(state.signing_key, plan_token, accelerator_id=accelerator_id, parameters=wire, now=time.time())
     except PlanTokenError as error:
         raise ToolError(f"The plan_token was refused ({error.reason}): {error}") from error
-    try:
-        plan = await state.client.get_job(claims.dry_run_job_id, details=True)
-    except GenesysError as error:
-        raise ToolError(describe_error(f"check the dry run {claims.dry_run_job_id}", error, subject="job")) from error
+    plan = await state.client.get_job(claims.dry_run_job_id, details=True)
     if not plan.is_terminal:
         raise ToolError(
-            f"The plan {plan.id} has not finished (status {plan.status}). Next: get-job with job_id={plan.id} "
+            f"The plan {plan.id} has not finished (status {plan.status}). Next: {ToolName.GET_JOB} with job_id={plan.id} "
             "and wait_seconds, then try again once it is Complete."
         )
     if not same(plan.status, "Complete") or not plan.dry_run:
         raise ToolError(
             f"The plan {plan.id} did not succeed (status {plan.status}), so it cannot back a real run. "
-            "Next: read it with get-job, fix the cause and run a new dry run."
+            f"Next: read it with {ToolName.GET_JOB}, fix the cause and run a new dry run."
         )
     return plan
+
+
+async def _unused(state: Services, plan: InfrastructureascodeJob) -> PlanRecord | None:
+    """Refuse a plan that already backed a run; hand back its record when that run is in doubt."""
+    record = await state.ledger.plan_record(state.org, plan.id)
+    if record is None or record.state == "in_doubt":
+        return record
+    if record.job_id:
+        status = "unknown"
+        try:
+            status = (await state.client.get_job(record.job_id)).status or status
+        except GenesysError:
+            pass
+        raise ToolError(
+            f"The plan {plan.id} already backed the real run {record.job_id} (status {status}); a plan backs exactly "
+            f"one run. Next: report that job ({ToolName.GET_JOB} job_id={record.job_id}); for another run, make a new "
+            "dry run and get the user's consent for it."
+        )
+    raise ToolError(
+        f"The plan {plan.id} is being used by another real run right now. Next: wait a few seconds and call "
+        f"{ToolName.LIST_JOBS} with accelerator_id={plan.accelerator_id}; do not resubmit."
+    )
 
 
 async def check_submission(
@@ -137,128 +187,223 @@ async def check_submission(
     plan_token: str | None,
 ) -> Submission:
     """Everything that must hold before anything is sent or anyone is asked."""
-    state = server_state(ctx)
-    if not isinstance(parameters, dict) or len(parameters) > PARAMETERS_SCHEMA["maxProperties"]:
+    state = services(ctx)
+    if not isinstance(parameters, dict) or len(parameters) > MAX_PARAMETERS:
         raise ToolError(
-            "`parameters` must be an object of at most 200 parameter names to strings, numbers or booleans, "
-            "e.g. {\"queue_name\": \"VIP\"}. Next: see describe-accelerator for the names and types."
+            f"`parameters` must be an object of at most {MAX_PARAMETERS} parameter names to strings, numbers or "
+            f'booleans, e.g. {{"queue_name": "VIP"}}. Next: see {ToolName.DESCRIBE_ACCELERATOR} for the names and types.'
         )
-    if not dry_run and state.mode != "apply":
+    if not dry_run and state.settings.mode is not Mode.APPLY:
         raise ToolError(
-            f"This server runs in {state.mode} mode: real runs are refused. Next: submit with dry_run=true, or ask "
-            "the operator to restart the server with --mode apply."
+            f"This server runs in {state.settings.mode} mode: real runs are refused. Next: submit with dry_run=true, "
+            "or ask the operator to restart the server with --mode apply."
         )
-    try:
-        spec = await state.specs.get(state.client, accelerator_id)
-    except GenesysError as error:
-        raise ToolError(describe_error(f"read accelerator {accelerator_id} to check the parameters", error)) from error
+    spec = await state.specs.get(state.client, accelerator_id)
     form = form_from_spec(spec)
     wire, problems = validate_parameters(form, parameters)
     if problems:
         raise ToolError(describe_problems(accelerator_id, problems))
     plan = None if dry_run else await _check_plan(state, accelerator_id, wire, plan_token)
-    return Submission(spec=spec, form=form, wire=wire, dry_run=dry_run, plan=plan)
+    record = await _unused(state, plan) if plan is not None else None
+    return Submission(spec=spec, form=form, wire=wire, dry_run=dry_run, plan=plan, plan_record=record)
 
 
-def consent_question(submission: Submission) -> str:
-    """What the user sees: the accelerator, the non-sensitive parameters and the plan's summary."""
-    spec = submission.spec
-    lines = [f"Apply {spec.name} ({spec.id}) to your Genesys Cloud org? This makes real changes."]
-    lines.append("Parameters:")
-    lines.extend(f"  {name} = {value}" for name, value in submission.masked_parameters().items())
-    if submission.plan is not None:
-        summary = parse_terraform_output(submission.plan.results or "")
-        lines.append(
-            f"Plan {submission.plan.id}: {summary.to_add} to add, {summary.to_change} to change, {summary.to_destroy} to destroy."
-        )
-        lines.extend(f"  {r.action}: {r.address}" for r in summary.resources[:20])
-    return "\n".join(lines)
+def question_for(state: Services, submission: Submission) -> str:
+    """What the user sees: the org, the plan's summary, the accelerator, the masked parameters."""
+    assert submission.plan is not None
+    summary = parse_terraform_output(submission.plan.results or "")
+    return consent_question(
+        org=state.org,
+        accelerator_name=submission.spec.name or submission.spec.id,
+        accelerator_id=submission.spec.id,
+        parameters=submission.masked_parameters(),
+        plan=PlanFacts(
+            job_id=submission.plan.id,
+            to_add=summary.to_add,
+            to_change=summary.to_change,
+            to_destroy=summary.to_destroy,
+            resources=[(r.action, r.address) for r in summary.resources],
+        ),
+    )
 
 
 async def ask_consent(
-    ctx: Context, submission: Annotated[Submission, Resolve(check_submission)]
+    ctx: Context, submission: Annotated[Submission, Resolve(guarded(check_submission, ACTION))]
 ) -> Elicit[Consent] | ConsentNotAsked:
+    state = services(ctx)
     if submission.dry_run:
-        return ConsentNotAsked(reason="a dry run changes nothing")
+        return ConsentNotAsked(verdict="not-needed", reason="a dry run changes nothing")
+    if submission.plan_record is not None:
+        return ConsentNotAsked(verdict="not-needed", reason="nothing will be sent: the earlier run is looked for")
+    if state.settings.consent is ConsentPolicy.PLAN_TOKEN:
+        return ConsentNotAsked(verdict="waived", reason="the operator's consent policy is plan-token")
     capabilities = ctx.client_capabilities
     if capabilities is None or capabilities.elicitation is None:
-        return ConsentNotAsked(reason="the client cannot ask the user; the plan token guards the run")
-    return Elicit(consent_question(submission), Consent)
+        await _audit(state, submission, consent="refused", detail="the client cannot be asked")
+        raise ToolError(
+            "Real run refused: this server asks the user to confirm every real run, and this client cannot be asked "
+            "(it did not declare elicitation, or it speaks the 2025-11-25 protocol over stateless HTTP, where a "
+            "question cannot reach it). Nothing was sent. Next: use a client that supports elicitation over the "
+            "2026-07-28 protocol, run the server with --stateful for handshake-era clients, or have the operator set "
+            "IAC_MCP_CONSENT=plan-token to let the plan token alone guard real runs."
+        )
+    return Elicit(question_for(state, submission), Consent)
 
 
-def _consented(consent: ElicitationResult[Consent]) -> bool:
-    """Go ahead when no question was needed, or the user accepted and ticked the box."""
-    if not isinstance(consent, AcceptedElicitation):
-        return False
+def _verdict(consent: ElicitationResult[Consent]) -> str:
+    """accepted only for an accepted answer whose box is a JSON true; else why not."""
+    if isinstance(consent, CancelledElicitation):
+        return "cancelled"
+    if isinstance(consent, DeclinedElicitation) or not isinstance(consent, AcceptedElicitation):
+        return "declined"
     answer: Consent | ConsentNotAsked = consent.data
-    return isinstance(answer, ConsentNotAsked) or answer.confirm
+    if isinstance(answer, ConsentNotAsked):
+        return answer.verdict
+    return "accepted" if answer.confirm is True else "declined"
 
 
 # --- Submitting once ----------------------------------------------------------------------
 
 
-async def _reconcile(state: ServerState, body: AcceleratorInput, started: datetime, error: GenesysError) -> InfrastructureascodeJob:
-    """After an ambiguous submission, find the job it created instead of submitting again."""
-    try:
-        history = await state.client.list_jobs(
-            accelerator_id=body.accelerator_id,
-            submitted_by=state.submitter_id,
-            sort_by="dateSubmitted",
-            sort_order="desc",
-            max_results=25,
+async def _audit(
+    state: Services,
+    submission: Submission,
+    *,
+    consent: str,
+    kind: str = "attempt",
+    detail: str | None = None,
+    job_id: str | None = None,
+    status: str | None = None,
+    note: str | None = None,
+) -> None:
+    await state.ledger.audit(
+        AuditRecord(
+            kind=kind,
+            principal=principal(),
+            org=state.org,
+            accelerator_id=submission.spec.id,
+            dry_run=submission.dry_run,
+            parameters=submission.masked_parameters(),
+            parameters_hash=submission.parameters_hash,
+            plan_job_id=submission.plan.id if submission.plan else None,
+            consent=consent,
+            consent_detail=detail,
+            job_id=job_id,
+            status=status,
+            note=note,
         )
-    except GenesysError:
-        history = []
-    for job in reversed(history):
+    )
+
+
+async def _send(state: Services, submission: Submission, consent: str) -> SubmitOutcome:
+    """Consume the plan (real runs), POST once, and record what happened, come what may.
+
+    Shielded from cancellation: once the plan is consumed, a client that goes away must
+    not leave the ledger saying "sending" for a job that may exist.
+    """
+    attempt = Attempt(
+        attempt_id=uuid.uuid4().hex,
+        org=state.org,
+        principal=principal(),
+        accelerator_id=submission.spec.id,
+        dry_run=submission.dry_run,
+        parameters_hash=submission.parameters_hash,
+        started_at=datetime.now(timezone.utc),
+        plan_job_id=submission.plan.id if submission.plan else None,
+    )
+    ledger, plan = state.ledger, submission.plan
+    with anyio.CancelScope(shield=True):
+        if plan is not None:
+            use = await ledger.consume_plan(
+                state.org,
+                plan.id,
+                attempt_id=attempt.attempt_id,
+                accelerator_id=submission.spec.id,
+                parameters_hash=submission.parameters_hash,
+            )
+            if not use.consumed:
+                raise ToolError(
+                    f"The plan {plan.id} was used by another real run a moment ago (job {use.record.job_id or 'unknown'}); "
+                    f"a plan backs exactly one run. Nothing was sent. Next: {ToolName.LIST_JOBS} with "
+                    f"accelerator_id={submission.spec.id}."
+                )
+        await ledger.begin_attempt(attempt)
+        await _audit(state, submission, consent=consent)
         try:
-            submitted = datetime.fromisoformat((job.date_submitted or "").replace("Z", "+00:00"))
-        except ValueError:
-            continue
-        if submitted >= started - RECONCILE_SKEW and job.dry_run == body.dry_run and state.claim_job(job.id):
-            return job
-    raise ToolError(
-        f"The submission of accelerator {body.accelerator_id} may or may not have reached Genesys "
-        f"({error}), and no matching job appeared in the history. It was NOT resent, to avoid running it twice. "
-        f"Next: in a minute call list-jobs with accelerator_id={body.accelerator_id}; submit again only if no job "
-        "from this attempt shows up."
+            outcome = await submit_once(
+                state.client, submission.body(), book=ledger, attempt_id=attempt.attempt_id, started=attempt.started_at
+            )
+        except GenesysError as error:
+            if plan is not None:
+                await ledger.release_plan(state.org, plan.id, attempt_id=attempt.attempt_id)
+            await ledger.finish_attempt(attempt.attempt_id, outcome="failed", job_id=None, note=type(error).__name__)
+            await _audit(state, submission, consent=consent, kind="outcome", note=f"not submitted: {type(error).__name__}")
+            raise
+        await _record(state, submission, attempt, outcome, consent)
+    return outcome
+
+
+async def _record(state: Services, submission: Submission, attempt: Attempt, outcome: SubmitOutcome, consent: str) -> None:
+    ledger, plan = state.ledger, submission.plan
+    if isinstance(outcome, Unknown):
+        if plan is not None:
+            await ledger.mark_plan_in_doubt(state.org, plan.id, attempt_id=attempt.attempt_id, reason=outcome.reason)
+        await ledger.finish_attempt(attempt.attempt_id, outcome="unknown", job_id=None, note=outcome.reason)
+        await _audit(state, submission, consent=consent, kind="outcome", note=f"outcome unknown: {outcome.reason}")
+        return
+    if plan is not None:
+        await ledger.mark_plan_backed(state.org, plan.id, attempt_id=attempt.attempt_id, job_id=outcome.job.id)
+    kind = "created" if isinstance(outcome, Created) else "found"
+    await ledger.finish_attempt(attempt.attempt_id, outcome=kind, job_id=outcome.job.id)
+    await _audit(state, submission, consent=consent, kind="outcome", job_id=outcome.job.id, status=outcome.job.status)
+
+
+async def _look_again(state: Services, submission: Submission) -> SubmitOutcome:
+    """A run this plan backed is in doubt: look for its job again; never send a second one."""
+    record = submission.plan_record
+    assert record is not None and submission.plan is not None
+    outcome = await reconcile(
+        state.client,
+        submission.body(),
+        book=state.ledger,
+        attempt_id=record.attempt_id,
+        started=record.started_at,
+        cause="an earlier real run backed by this plan lost its answer",
+    )
+    if isinstance(outcome, Found):
+        await state.ledger.mark_plan_backed(state.org, submission.plan.id, attempt_id=record.attempt_id, job_id=outcome.job.id)
+        await state.ledger.finish_attempt(record.attempt_id, outcome="found", job_id=outcome.job.id)
+    return outcome
+
+
+def _unknown(submission: Submission, outcome: Unknown) -> ToolError:
+    accelerator = submission.spec.id
+    seen = ", ".join(f"{job.id} ({job.status})" for job in outcome.candidates[:10]) or "none"
+    plan = "" if submission.dry_run else " The plan stays reserved for this run, so it cannot start a second one."
+    return ToolError(
+        f"Outcome unknown: the submission of accelerator {accelerator} may or may not have created a job "
+        f"({outcome.cause}); {outcome.reason}. Candidate jobs: {seen}. It was NOT resent, to avoid running it twice."
+        f"{plan} Next: in a minute call {ToolName.LIST_JOBS} with accelerator_id={accelerator} and show the user "
+        f"what is there; call {ToolName.SUBMIT_JOB} again with the same input to look for the job once more. "
+        + ("A dry run whose outcome is unknown gives no plan token: run a new one." if submission.dry_run else "")
     )
 
 
-async def _send(state: ServerState, submission: Submission) -> tuple[InfrastructureascodeJob, str | None]:
-    """POST the job once; on an ambiguous failure, look for it instead of resending."""
-    body = AcceleratorInput(
-        accelerator_id=submission.spec.id, dry_run=submission.dry_run, parameters=wire_parameters(submission.wire)
-    )
-    started = datetime.now(timezone.utc)
-    try:
-        job = await state.client.create_job(body)
-    except (TransportError, ServerError, UnexpectedResponseError) as error:
-        if isinstance(error, TransportError) and not error.maybe_processed:
-            raise ToolError(describe_error(f"submit the job for accelerator {body.accelerator_id}", error)) from error
-        job = await _reconcile(state, body, started, error)
-        return job, "The answer was lost or unreadable, so the job was found in the history instead of being resent."
-    except GenesysError as error:
-        raise ToolError(describe_error(f"submit the job for accelerator {body.accelerator_id}", error)) from error
-    state.claim_job(job.id)
-    if job.submitted_by and job.submitted_by.id:
-        state.submitter_id = job.submitted_by.id
-    return job, None
-
-
-SUBMIT_JOB = """\
+SUBMIT_JOB_TEXT = f"""\
 Run an accelerator as a Genesys Cloud IaC job. With dry_run=true (the default) Genesys only \
 plans: nothing changes, and the result carries a plan_token. A real run (dry_run=false) changes \
 the production contact center: it requires the plan_token of a successful dry run of the same \
-accelerator with the same parameters, and the user's explicit consent after seeing the plan \
-(the client may also ask them to confirm). `parameters` maps parameter names (from \
-describe-accelerator) to strings, numbers or booleans; every problem is reported at once and \
-nothing is sent until all are fixed. Next: get-job with the job id and wait_seconds."""
+accelerator with the same parameters (each plan backs exactly one real run), and the user's \
+explicit consent after seeing the plan (the server also asks them through the client). \
+`parameters` maps parameter names (from {ToolName.DESCRIBE_ACCELERATOR}) to strings, numbers or \
+booleans; every problem is reported at once and nothing is sent until all are fixed. Next: \
+{ToolName.GET_JOB} with the job id and wait_seconds."""
 
-SUBMIT_JOB_DRY_RUN_ONLY = """\
+SUBMIT_JOB_DRY_RUN_ONLY_TEXT = f"""\
 Plan an accelerator as a Genesys Cloud IaC dry-run job: nothing changes (this server runs in \
 dry-run-only mode, so real runs are refused). `parameters` maps parameter names (from \
-describe-accelerator) to strings, numbers or booleans; every problem is reported at once and \
-nothing is sent until all are fixed. Next: get-job with the job id and wait_seconds."""
+{ToolName.DESCRIBE_ACCELERATOR}) to strings, numbers or booleans; every problem is reported at \
+once and nothing is sent until all are fixed. Next: {ToolName.GET_JOB} with the job id and wait_seconds."""
 
 DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 PLAN_ONLY = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
@@ -266,8 +411,8 @@ PLAN_ONLY = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempo
 
 async def submit_job(
     ctx: Context,
-    submission: Annotated[Submission, Resolve(check_submission)],
-    consent: Annotated[ElicitationResult[Consent], Resolve(ask_consent)],
+    submission: Annotated[Submission, Resolve(guarded(check_submission, ACTION))],
+    consent: Annotated[ElicitationResult[Consent], Resolve(guarded(ask_consent, ACTION))],
     accelerator_id: ACCELERATOR_ID,
     parameters: Parameters = {},  # noqa: B006 - pydantic copies defaults
     dry_run: Annotated[bool, Field(description="True (default): plan only. False: really apply.")] = True,
@@ -275,22 +420,36 @@ async def submit_job(
         str | None, Field(description="Required when dry_run=false: from the dry run of the same input.", max_length=2000)
     ] = None,
 ) -> Annotated[CallToolResult, SubmitResult]:
-    state = server_state(ctx)
+    state = services(ctx)
     masked = submission.masked_parameters()
     defaults = [p.name for p in submission.form.parameters if p.name in submission.wire and p.name not in parameters]
-    if not _consented(consent):
-        verdict = "cancelled" if isinstance(consent, CancelledElicitation) else "declined"
+    verdict = _verdict(consent)
+    if verdict in ("declined", "cancelled"):
+        await _audit(state, submission, consent=verdict)
         result = SubmitResult(
             submitted=False,
             parameters=masked,
             defaults_applied=defaults,
+            consent=verdict,
             note=f"The user {verdict} the real run: nothing was submitted.",
         )
-        return structured(result, f"Nothing was submitted: the user {verdict} the real run of {accelerator_id}. "
-                          "Ask them what to change; do not resubmit without their consent.")
+        return structured(
+            result,
+            f"Nothing was submitted: the user {verdict} the real run of {accelerator_id}. "
+            "Ask them what to change; do not resubmit without their consent.",
+        )
 
     state.secrets.add(submission.wire[name] for name in submission.form.sensitive_names if name in submission.wire)
-    job, note = await _send(state, submission)
+    if submission.plan_record is not None:
+        outcome = await _look_again(state, submission)
+    else:
+        outcome = await _send(state, submission, verdict)
+    if isinstance(outcome, Unknown):
+        raise _unknown(submission, outcome)
+    job = outcome.job
+    note = None
+    if isinstance(outcome, Found):
+        note = "The answer was lost or unreadable, so the job was found in the history instead of being resent."
     token = (
         issue_plan_token(
             state.signing_key,
@@ -303,11 +462,13 @@ async def submit_job(
         if dry_run
         else None
     )
-    view = job_view(job, secrets=state.secrets, sensitive_names=submission.form.sensitive_names)
+    view = job_view(await state.jobs.masked(job, submission.form.sensitive_names))
     result = SubmitResult(
-        submitted=True, job=view, parameters=masked, defaults_applied=defaults, plan_token=token, note=note
+        submitted=True, job=view, parameters=masked, defaults_applied=defaults, plan_token=token, consent=verdict, note=note
     )
     text = render_job(view)
+    if not dry_run:
+        text += "\nConsent: " + ("the user accepted the question put to the client" if verdict == "accepted" else "waived by the operator's plan-token policy")
     if defaults:
         text += "\nDefaults applied: " + ", ".join(defaults)
     if note:
@@ -317,14 +478,25 @@ async def submit_job(
     return structured(result, text)
 
 
-def register(server: MCPServer, mode: Mode) -> None:
+SUBMIT_JOB = Tool(
+    name=ToolName.SUBMIT_JOB,
+    title="Submit a job (dry run or real run)",
+    description=SUBMIT_JOB_TEXT,
+    annotations=DESTRUCTIVE,
+    handler=submit_job,
+    action=ACTION,
+)
+
+SUBMIT_DRY_RUN = Tool(
+    name=ToolName.SUBMIT_JOB,
+    title="Submit a dry-run job",
+    description=SUBMIT_JOB_DRY_RUN_ONLY_TEXT,
+    annotations=PLAN_ONLY,
+    handler=submit_job,
+    action=ACTION,
+)
+
+
+def tools_for(mode: Mode) -> tuple[Tool, ...]:
     """submit-job as the mode allows: absent when read-only, plan-only when dry-run-only."""
-    if mode == "read-only":
-        return
-    server.add_tool(
-        submit_job,
-        name="submit-job",
-        title="Submit a job (dry run or real run)" if mode == "apply" else "Submit a dry-run job",
-        description=SUBMIT_JOB if mode == "apply" else SUBMIT_JOB_DRY_RUN_ONLY,
-        annotations=DESTRUCTIVE if mode == "apply" else PLAN_ONLY,
-    )
+    return {Mode.READ_ONLY: (), Mode.DRY_RUN_ONLY: (SUBMIT_DRY_RUN,), Mode.APPLY: (SUBMIT_JOB,)}[mode]

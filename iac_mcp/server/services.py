@@ -1,4 +1,5 @@
-"""What the MCP server keeps for the life of a process: the client and two small caches."""
+"""What the MCP server keeps for the life of a process: the client, the ledger, the caches,
+and the job reader that masks every job it hands out."""
 
 from __future__ import annotations
 
@@ -6,16 +7,17 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import cached_property
+from typing import Any
 
 from iac_mcp.genesys.client import IacClient
 from iac_mcp.genesys.errors import GenesysError
-from iac_mcp.genesys.models import AcceleratorSpecification
+from iac_mcp.genesys.models import AcceleratorSpecification, InfrastructureascodeJob
+from iac_mcp.ledger import Ledger
 from iac_mcp.logic.forms import form_from_spec
+from iac_mcp.logic.jobs import masked_job, withheld
 from iac_mcp.server.lookup import Lookups
-
-Mode = Literal["read-only", "dry-run-only", "apply"]
-MODES: tuple[Mode, ...] = ("read-only", "dry-run-only", "apply")
+from iac_mcp.settings import Settings
 
 
 class SpecCache:
@@ -45,18 +47,14 @@ class SpecCache:
             self._entries.popitem(last=False)
         return spec
 
-    async def sensitive_names(self, client: IacClient, accelerator_id: str | None) -> frozenset[str]:
-        """The accelerator's sensitive parameter names; empty when its spec cannot be read.
-
-        Used to mask job output, which must still be readable when the spec is gone:
-        the secret values this process saw are masked regardless.
-        """
+    async def sensitive_names(self, client: IacClient, accelerator_id: str | None) -> frozenset[str] | None:
+        """The accelerator's sensitive parameter names; None when they cannot be known."""
         if not accelerator_id:
-            return frozenset()
+            return None
         try:
             return form_from_spec(await self.get(client, accelerator_id)).sensitive_names
         except GenesysError:
-            return frozenset()
+            return None
 
 
 class RecentSecrets:
@@ -67,13 +65,16 @@ class RecentSecrets:
     them verbatim. Assignment-style masking by parameter name covers other processes.
     """
 
+    MIN_LENGTH = 6
+    """Shorter values are never used as masks: they would corrupt ordinary words ("queue")."""
+
     def __init__(self, max_values: int = 512) -> None:
         self._max = max_values
         self._values: OrderedDict[str, None] = OrderedDict()
 
     def add(self, values: Iterable[str]) -> None:
         for value in values:
-            if value:
+            if len(value) >= self.MIN_LENGTH:
                 self._values[value] = None
                 self._values.move_to_end(value)
         while len(self._values) > self._max:
@@ -83,30 +84,49 @@ class RecentSecrets:
         return iter(tuple(self._values))
 
 
-@dataclass
-class ServerState:
-    """Shared by every tool call of one server process (the MCP lifespan context)."""
+class JobReader:
+    """Every job the server shows passes through here, masked, so no call site can forget.
+
+    Masking needs the job's sensitive parameter names, from its accelerator's spec. When
+    they cannot be known (the spec read failed, the accelerator is gone), the free text
+    (output, rollback output, error message) is withheld rather than shown unmasked.
+    """
+
+    def __init__(self, client: IacClient, specs: SpecCache, secrets: RecentSecrets) -> None:
+        self._client = client
+        self._specs = specs
+        self._secrets = secrets
+
+    async def get(self, job_id: str, *, details: bool) -> InfrastructureascodeJob:
+        return await self.masked(await self._client.get_job(job_id, details=details))
+
+    async def list(self, **filters: Any) -> list[InfrastructureascodeJob]:
+        return [await self.masked(job) for job in await self._client.list_jobs(**filters)]
+
+    async def masked(self, job: InfrastructureascodeJob, sensitive_names: frozenset[str] | None = None) -> InfrastructureascodeJob:
+        names = sensitive_names if sensitive_names is not None else await self._specs.sensitive_names(self._client, job.accelerator_id)
+        if names is None:
+            return withheld(job)
+        return masked_job(job, secrets=self._secrets, sensitive_names=names)
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every tool call of one server process shares (the MCP lifespan context)."""
 
     client: IacClient
-    mode: Mode = "apply"
-    signing_key: bytes = b""
+    settings: Settings
+    signing_key: bytes
+    ledger: Ledger
     specs: SpecCache = field(default_factory=SpecCache)
     secrets: RecentSecrets = field(default_factory=RecentSecrets)
     lookups: Lookups = field(default_factory=Lookups)
-    reported_jobs: OrderedDict[str, None] = field(default_factory=OrderedDict)
-    submitter_id: str | None = None
-    """The Genesys user our OAuth client submits as, learnt from the first job it creates:
-    reconciling a lost answer then ignores other users' jobs of the same accelerator."""
 
-    def claim_job(self, job_id: str, *, keep: int = 4096) -> bool:
-        """Record a job as reported to a caller; False if it already was.
+    @cached_property
+    def jobs(self) -> JobReader:
+        return JobReader(self.client, self.specs, self.secrets)
 
-        Reconciling an ambiguous submission must never hand the same job to two
-        callers, or one real submission would be counted twice.
-        """
-        if job_id in self.reported_jobs:
-            return False
-        self.reported_jobs[job_id] = None
-        while len(self.reported_jobs) > keep:
-            self.reported_jobs.popitem(last=False)
-        return True
+    @property
+    def org(self) -> str:
+        """The org this server acts on, named by its API base."""
+        return self.client.config.api_base

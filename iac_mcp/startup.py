@@ -1,0 +1,223 @@
+"""The one way in: command line → settings → upstream → server → transport.
+
+`iac-mcp serve | check | audit | demo | sandbox`. Flags and environment variables are two
+spellings of the same `Settings` fields (a flag wins); they are validated once, here, and
+the objects built from them are passed on explicitly. Configuration errors exit 2 with
+one message naming the variables; upstream failures of `check` exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+
+from iac_mcp import __version__
+from iac_mcp.genesys.errors import ConfigurationError, GenesysError, PermissionDeniedError
+from iac_mcp.settings import ENVIRONMENT_VARIABLES, ConsentPolicy, LogLevel, Mode, Settings, load_settings
+from iac_mcp.upstream import database_url, display_url, open_ledger, open_upstream
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
+
+log = logging.getLogger("iac_mcp")
+
+
+def configure_logging(level: LogLevel) -> None:
+    """Logs go to stderr: stdout belongs to the stdio transport."""
+    logging.basicConfig(level=level.value, format=LOG_FORMAT, stream=sys.stderr, force=True)
+
+
+# --- The command line ----------------------------------------------------------------
+
+
+def _flag(group: argparse._ArgumentGroup, field: str, *flags: str, **options: Any) -> None:
+    """A flag for a settings field: help from the field, the variable named beside it.
+
+    Flags default to "not given" so that the environment (read by `Settings`) applies.
+    """
+    info = Settings.model_fields[field]
+    help_text = f"{info.description} (${ENVIRONMENT_VARIABLES[field]})"
+    group.add_argument(*flags, dest=field, default=argparse.SUPPRESS, help=help_text, **options)
+
+
+def _upstream_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("upstream")
+    _flag(group, "sandbox", "--sandbox", action="store_true")
+    _flag(group, "catalog", "--catalog", metavar="DIR", action="append")
+    _flag(group, "job_duration", "--job-duration", metavar="SECONDS")
+
+
+def _server_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("server")
+    _flag(group, "mode", "--mode", metavar="|".join(m.value for m in Mode))
+    _flag(group, "consent", "--consent", metavar="|".join(c.value for c in ConsentPolicy))
+    _flag(group, "log_level", "--log-level", metavar="LEVEL")
+
+
+def _http_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("streamable HTTP")
+    group.add_argument("--http", dest="transport", action="store_const", const="http", default=argparse.SUPPRESS,
+                       help="serve streamable HTTP at /mcp (and /healthz) instead of stdio ($IAC_MCP_TRANSPORT=http)")
+    _flag(group, "host", "--host")
+    _flag(group, "port", "--port")
+    _flag(group, "workers", "--workers")
+    _flag(group, "proxy_headers", "--proxy-headers", action="store_true")
+    _flag(group, "forwarded_allow_ips", "--forwarded-allow-ips", metavar="IPS")
+    _flag(group, "uvicorn_log_level", "--uvicorn-log-level", metavar="LEVEL")
+    _flag(group, "token_file", "--token-file", metavar="PATH")
+    _flag(group, "insecure_no_auth", "--insecure-no-auth", action="store_true")
+    _flag(group, "allowed_hosts", "--allowed-host", metavar="HOST", action="append")
+    _flag(group, "allowed_origins", "--allowed-origin", metavar="ORIGIN", action="append")
+    _flag(group, "stateful", "--stateful", action="store_true")
+    _flag(group, "max_body_bytes", "--max-body-bytes", metavar="N")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="iac-mcp", description="An MCP server for the Genesys Cloud Infrastructure-as-Code API.")
+    parser.add_argument("--version", action="version", version=f"iac-mcp {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve MCP over stdio (what MCP clients launch) or streamable HTTP (--http)")
+    for add in (_upstream_flags, _server_flags, _http_flags):
+        add(serve)
+
+    check = commands.add_parser("check", help="check the configuration and reach Genesys: exit 0 if serve would work")
+    _upstream_flags(check)
+    _server_flags(check)
+
+    audit = commands.add_parser("audit", help="print the audit trail of submissions")
+    audit.add_argument("--json", action="store_true", help="one JSON object a line")
+    audit.add_argument("--since", type=datetime.fromisoformat, metavar="ISO-TIME", help="only records from this time on")
+    audit.add_argument("--limit", type=int, default=50, help="at most this many records, newest first (default 50)")
+
+    demo = commands.add_parser("demo", help="play an agent's conversation end to end against the embedded sandbox")
+    demo.add_argument("--job-duration", type=float, default=1.5, metavar="SECONDS", help="seconds a sandbox job takes")
+
+    commands.add_parser("sandbox", help="serve the Genesys sandbox over HTTP (see `iac-mcp sandbox --help`)", add_help=False)
+    return parser
+
+
+COMMAND_ONLY = ("command", "json", "since", "limit")
+"""Parsed arguments that are not settings: the command and `audit`'s query."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sandbox"]:
+        from iac_mcp.sandbox.serve import main as sandbox_main
+
+        return sandbox_main(argv[1:]) or 0
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from iac_mcp.demo import run_demo
+
+        return run_demo(job_duration=args.job_duration)
+    try:
+        settings = load_settings({k: v for k, v in vars(args).items() if k not in COMMAND_ONLY})
+        configure_logging(settings.log_level)
+        if args.command == "check":
+            return check(settings)
+        if args.command == "audit":
+            return audit(settings, as_json=args.json, since=args.since, limit=args.limit)
+        return serve(settings)
+    except ConfigurationError as error:
+        print(f"iac-mcp: {error}", file=sys.stderr)
+        return 2
+
+
+# --- Commands ------------------------------------------------------------------------
+
+
+def serve(settings: Settings) -> int:
+    """Build the server over the configured upstream and run the configured transport."""
+    if settings.transport == "http":
+        from iac_mcp.transports.http import serve_http
+
+        open_upstream(settings)  # configuration errors surface before uvicorn starts
+        return serve_http(settings, http_app)
+    from iac_mcp.server.app import build_server
+
+    server = build_server(open_upstream(settings), settings, ledger=open_ledger(settings))
+    log.info("Serving MCP over stdio in %s mode", settings.mode)
+    server.run("stdio")
+    return 0
+
+
+def http_app(settings: Settings) -> Starlette:
+    """The HTTP app for these settings; what every uvicorn worker builds."""
+    from iac_mcp.transports.http import create_app
+
+    configure_logging(settings.log_level)
+    log.debug("Building the HTTP app: %s mode, consent policy %s", settings.mode, settings.consent)
+    return create_app(open_upstream(settings), settings, ledger=open_ledger(settings))
+
+
+def http_app_from_env() -> Starlette:
+    """uvicorn factory (`uvicorn --factory iac_mcp.startup:http_app_from_env`), configured by
+    the environment alone. Invalid settings stop uvicorn with the same message as the CLI."""
+    return http_app(load_settings())
+
+
+def check(settings: Settings) -> int:
+    """Validate, log in, read one page of the catalogue, report; never print a secret."""
+    connect = open_upstream(settings)
+    report = {
+        "api base": "embedded sandbox" if settings.sandbox else settings.genesys().api_base,
+        "region": settings.region or "-",
+        "mode": settings.mode.value,
+        "consent policy": settings.consent.value,
+        "ledger": display_url(database_url(settings)),
+    }
+
+    async def probe() -> tuple[int, str]:
+        async with connect() as client:
+            try:
+                page = await client.list_accelerators(page_size=1)
+            except PermissionDeniedError as error:
+                missing = ", ".join(error.missing_permissions) or "unknown"
+                return 1, f"the OAuth client lacks a permission: {missing}"
+            except GenesysError as error:
+                return 1, str(error)
+            lifetime = client.auth.token_lifetime
+            report["token lifetime"] = f"{lifetime:.0f} s" if lifetime is not None else "unknown (a ready token)"
+            report["catalogue"] = f"{page.total if page.total is not None else len(page.entities)} accelerator(s)"
+            return 0, "ok"
+
+    code, verdict = anyio.run(probe)
+    for key, value in report.items():
+        print(f"{key:>15}: {value}")
+    print(f"{'result':>15}: {verdict}")
+    return code
+
+
+def audit(settings: Settings, *, as_json: bool, since: datetime | None, limit: int) -> int:
+    """Print the audit trail, newest first."""
+    from iac_mcp.upstream import ledger_at
+
+    async def read() -> list[Any]:
+        async with ledger_at(database_url(settings)) as book:
+            return list(await book.recent_audit(since=since, limit=limit))
+
+    for record in anyio.run(read):
+        data = record.to_json()
+        if as_json:
+            print(json.dumps(data, ensure_ascii=False))
+        else:
+            run = "dry run" if data["dry_run"] else "REAL RUN"
+            print(
+                f"{data['at']} {data['kind']:<8} {run:<8} {data['accelerator_id']} by {data['principal']} "
+                f"consent={data['consent']} job={data['job_id'] or '-'} status={data['status'] or '-'}"
+                + (f" note={data['note']}" if data["note"] else "")
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""What the server runs against: Genesys Cloud or the embedded sandbox, and its ledger.
+
+The start-up layer's choice, kept out of the server package: the server only ever sees a
+factory that opens an `IacClient`, and one that opens the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+
+import httpx
+from starlette.applications import Starlette
+
+from iac_mcp.genesys.client import IacClient
+from iac_mcp.genesys.config import GenesysConfig
+from iac_mcp.genesys.errors import ConfigurationError
+from iac_mcp.genesys.pacing import SlidingWindowLimiter
+from iac_mcp.genesys.retry import RetryPolicy
+from iac_mcp.ledger import Ledger, default_database_url
+from iac_mcp.server.app import ClientFactory, LedgerFactory
+from iac_mcp.settings import Settings
+
+log = logging.getLogger("iac_mcp")
+
+SANDBOX_ORIGIN = "http://sandbox.iac-mcp.invalid"
+"""A name that resolves nowhere: in-process requests never touch the network."""
+
+
+@asynccontextmanager
+async def genesys_client(config: GenesysConfig) -> AsyncIterator[IacClient]:
+    async with IacClient(config) as client:
+        yield client
+
+
+@asynccontextmanager
+async def sandbox_client(
+    app: Starlette, *, retry: RetryPolicy | None = None, pacer: SlidingWindowLimiter | None = None
+) -> AsyncIterator[IacClient]:
+    """A client wired to an in-process sandbox app through httpx's ASGI transport.
+
+    `retry` and `pacer` default to the client's own; reliability tests pass a policy that
+    does not really sleep and a pacer wide enough for thousands of calls a minute.
+    """
+    settings = app.state.sandbox.settings
+    config = GenesysConfig.for_sandbox(SANDBOX_ORIGIN, settings.client_id, settings.client_secret)
+    async with IacClient(config, transport=httpx.ASGITransport(app=app), retry=retry, pacer=pacer) as client:
+        yield client
+
+
+def embedded_sandbox(settings: Settings) -> Starlette:
+    from iac_mcp.sandbox.app import create_app
+    from iac_mcp.sandbox.settings import SandboxSettings
+
+    app = create_app(SandboxSettings(catalog_dirs=[Path(d) for d in settings.catalog], job_duration=settings.job_duration))
+    log.info("Using the embedded Genesys sandbox (%d accelerators)", len(app.state.sandbox.catalog))
+    return app
+
+
+def open_upstream(settings: Settings) -> ClientFactory:
+    """The Genesys client factory the settings ask for; configuration errors surface here."""
+    if settings.sandbox:
+        return partial(sandbox_client, embedded_sandbox(settings))
+    if settings.catalog:
+        raise ConfigurationError("--catalog (IAC_MCP_SANDBOX_CATALOG) only applies to the embedded sandbox: add --sandbox.")
+    config = settings.genesys()
+    log.info("Using Genesys Cloud at %s", config.api_base)
+    return partial(genesys_client, config)
+
+
+def database_url(settings: Settings) -> str:
+    return settings.database_url.get_secret_value() if settings.database_url else default_database_url()
+
+
+def display_url(url: str) -> str:
+    """The ledger's URL with any password hidden, for reports and logs."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@asynccontextmanager
+async def ledger_at(url: str) -> AsyncIterator[Ledger]:
+    book = await Ledger.open(url)
+    try:
+        yield book
+    finally:
+        await book.aclose()
+
+
+def open_ledger(settings: Settings) -> LedgerFactory:
+    return partial(ledger_at, database_url(settings))
