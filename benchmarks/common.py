@@ -11,6 +11,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 
 from iac_mcp.genesys.client import IacClient
@@ -28,7 +30,9 @@ from iac_mcp.genesys.config import GenesysConfig
 from iac_mcp.genesys.pacing import SlidingWindowLimiter
 from iac_mcp.sandbox.app import create_app
 from iac_mcp.sandbox.settings import SandboxSettings
-from iac_mcp.server.app import ClientFactory
+from iac_mcp.server.app import ClientFactory, build_server
+from iac_mcp.settings import Settings
+from iac_mcp.upstream import ledger_at
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -119,6 +123,17 @@ async def http_sandbox_client(url: str, client_id: str, client_secret: str) -> A
         yield client
 
 
+SIGNING_KEY = b"benchmark-signing-key-0123456789"
+
+
+def bench_server(connect: ClientFactory) -> MCPServer[Any]:
+    """The real server as `serve` builds it, over `connect`, with a fresh ledger of its own."""
+    directory = Path(tempfile.mkdtemp(prefix="iac-mcp-bench-"))
+    settings = Settings()
+    ledger = partial(ledger_at, f"sqlite+aiosqlite:///{directory / 'ledger.sqlite3'}")
+    return build_server(connect, settings, ledger=ledger, signing_key=SIGNING_KEY)
+
+
 def upstream_for(app: Starlette, url: str) -> ClientFactory:
     settings = app.state.sandbox.settings
     return partial(http_sandbox_client, url, settings.client_id, settings.client_secret)
@@ -132,6 +147,7 @@ def upstream_env(app: Starlette, url: str) -> dict[str, str]:
         "GENESYSCLOUD_API_REGION": url,
         "GENESYSCLOUD_OAUTHCLIENT_ID": settings.client_id,
         "GENESYSCLOUD_OAUTHCLIENT_SECRET": settings.client_secret,
+        "IAC_MCP_DATABASE_URL": f"sqlite:///{Path(tempfile.mkdtemp(prefix='iac-mcp-bench-')) / 'ledger.sqlite3'}",
     }
 
 

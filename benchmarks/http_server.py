@@ -16,7 +16,9 @@ from functools import partial
 import uvicorn
 
 from benchmarks.common import http_sandbox_client
-from iac_mcp.transports.http import HttpOptions, create_app
+from iac_mcp.settings import load_settings
+from iac_mcp.transports.http import create_app
+from iac_mcp.upstream import open_ledger
 
 
 def main() -> None:
@@ -25,8 +27,8 @@ def main() -> None:
     connect = partial(
         http_sandbox_client, upstream, os.environ["GENESYSCLOUD_OAUTHCLIENT_ID"], os.environ["GENESYSCLOUD_OAUTHCLIENT_SECRET"]
     )
-    tokens = (os.environ["BENCH_HTTP_TOKEN"],)
-    app = create_app(connect, options=HttpOptions(tokens=tokens), env=os.environ)
+    settings = load_settings({"http_tokens": (os.environ["BENCH_HTTP_TOKEN"],)})
+    app = create_app(connect, settings, ledger=open_ledger(settings))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

@@ -17,6 +17,7 @@ from mcp import Client, StdioServerParameters
 
 from benchmarks.common import (
     Table,
+    bench_server,
     direct_client,
     http_server,
     median_ms,
@@ -27,10 +28,8 @@ from benchmarks.common import (
 )
 from iac_mcp.demo import example_arguments
 from iac_mcp.sandbox.serve import running_sandbox
-from iac_mcp.server.app import build_server
 
 API = "/api/v2/infrastructureascode"
-SIGNING_KEY = b"benchmark-signing-key-0123456789"
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ async def measure(rounds: int) -> Table:
             direct = await stack.enter_async_context(direct_client(app, url))
             sides: dict[str, Client] = {
                 "in-process": await stack.enter_async_context(
-                    Client(build_server(upstream_for(app, url), signing_key=SIGNING_KEY), mode="auto")
+                    Client(bench_server(upstream_for(app, url)), mode="auto")
                 ),
                 "stdio": await stack.enter_async_context(
                     Client(

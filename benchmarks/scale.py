@@ -18,10 +18,8 @@ from mcp import Client
 from mcp.types import ResourceTemplateReference
 
 from benchmarks.catalog import WORDS, write_catalog
-from benchmarks.common import UNLIMITED_RATE, Table, median_ms, rss_kib, sandbox_app
-from benchmarks.overhead import SIGNING_KEY
+from benchmarks.common import UNLIMITED_RATE, Table, bench_server, median_ms, rss_kib, sandbox_app
 from iac_mcp.genesys.pacing import SlidingWindowLimiter
-from iac_mcp.server.app import build_server
 from iac_mcp.server.resources import ACCELERATOR_URI
 from iac_mcp.upstream import sandbox_client
 
@@ -70,7 +68,7 @@ async def measure(count: int, repeats: int) -> Table:
         gc.collect()
         rss_loaded = rss_kib()
         connect = partial(sandbox_client, app, pacer=SlidingWindowLimiter(rate=UNLIMITED_RATE))
-        async with Client(build_server(connect, signing_key=SIGNING_KEY), mode="auto") as client:
+        async with Client(bench_server(connect), mode="auto") as client:
             last = ids[-1]
             operations: list[tuple[str, Callable[[], Awaitable[Any]], Callable[[Any], str]]] = [
                 ("list-accelerators, page 1 of 25", _tool(client, "list-accelerators", {}), lambda a: f"{a['total']:,} total"),

@@ -19,11 +19,10 @@ from mcp import Client
 from mcp.types import CallToolResult
 
 from benchmarks.catalog import spec, write_catalog
-from benchmarks.common import Table, direct_client, sandbox_app, upstream_for
-from benchmarks.overhead import API, SIGNING_KEY
+from benchmarks.common import Table, bench_server, direct_client, sandbox_app, upstream_for
+from benchmarks.overhead import API
 from iac_mcp.demo import example_arguments
 from iac_mcp.sandbox.serve import running_sandbox
-from iac_mcp.server.app import build_server
 
 LARGE = {"parameters": 120, "pages": 6, "entities": 60}
 
@@ -78,7 +77,7 @@ async def measure() -> Table:
         large = spec(0, **LARGE)["id"]
         app = sandbox_app(catalog_dirs=[Path(catalog)])
         with running_sandbox(app=app) as url:
-            server = build_server(upstream_for(app, url), signing_key=SIGNING_KEY)
+            server = bench_server(upstream_for(app, url))
             async with Client(server, mode="auto") as client, direct_client(app, url) as http:
                 listing = await _call(client, "list-accelerators", {"name": "Simple Queue"})
                 small = listing.structured_content["accelerators"][0]["id"]

@@ -38,7 +38,9 @@ def example_arguments(schema: dict[str, Any], *, include_optional: bool = False)
         elif "enum" in prop:
             values[name] = prop["enum"][0]
         else:
-            values[name] = {"boolean": True, "integer": 30, "number": 0.8}.get(prop.get("type", "string"), f"premium-{name.replace('_', '-')}")
+            values[name] = {"boolean": True, "integer": 30, "number": 0.8}.get(
+                prop.get("type", "string"), f"premium-{name.replace('_', '-')}"
+            )
     return values
 
 
@@ -84,7 +86,7 @@ class Transcript:
         text = "\n".join(c.text for c in result.content if c.type == "text")
         lines = text.splitlines()
         if len(lines) > max_lines:
-            lines = lines[:max_lines] + [f"... ({len(lines) - max_lines} more lines)"]
+            lines = [*lines[:max_lines], f"... ({len(lines) - max_lines} more lines)"]
         marker = "✗ error" if result.is_error else "server "
         for i, line in enumerate(lines):
             print(f"🛠  {marker if i == 0 else '       '} │ {textwrap.shorten(line, 160) if len(line) > 160 else line}")
@@ -97,13 +99,13 @@ async def _drive(job_duration: float) -> None:
         args=["-m", "iac_mcp", "serve", "--sandbox", "--job-duration", str(job_duration), "--log-level", "WARNING"],
     )
 
-    async def confirm(_: ClientRequestContext, request: ElicitRequestParams) -> ElicitResult:
-        print("❓ client │ " + request.message.replace("\n", "\n           │ "))
+    async def confirm(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        print("❓ client │ " + params.message.replace("\n", "\n           │ "))
         out.user("Yes, apply it.")
         return ElicitResult(action="accept", content={"confirm": True})
 
-    async def progress(value: float, total: float | None, message: str | None) -> None:
-        print(f"⏳ progress│ {message} ({value:g}/{total:g})")
+    async def progress(progress: float, total: float | None, message: str | None) -> None:
+        print(f"⏳ progress│ {message} ({progress:g}/{total or 0:g})")
 
     async with Client(params, elicitation_callback=confirm) as client:
         tools = await client.list_tools()
@@ -138,8 +140,7 @@ async def _drive(job_duration: float) -> None:
         plan = await call("get-job", {"job_id": plan_job, "wait_seconds": 30})
         terraform = plan.structured_content.get("terraform") or {}
         out.agent(
-            f"The plan would create {terraform.get('to_add', '?')} resource(s) and change or destroy nothing. "
-            "Shall I apply it?"
+            f"The plan would create {terraform.get('to_add', '?')} resource(s) and change or destroy nothing. Shall I apply it?"
         )
         out.user("Go ahead.")
 

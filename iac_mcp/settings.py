@@ -108,9 +108,7 @@ class Settings(BaseSettings):
     http_tokens: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
         (), validation_alias="IAC_MCP_HTTP_TOKENS", description="comma-separated bearer tokens"
     )
-    token_file: Path | None = Field(
-        None, validation_alias="IAC_MCP_HTTP_TOKEN_FILE", description="bearer tokens, one a line"
-    )
+    token_file: Path | None = Field(None, validation_alias="IAC_MCP_HTTP_TOKEN_FILE", description="bearer tokens, one a line")
     insecure_no_auth: bool = Field(
         False, validation_alias="IAC_MCP_HTTP_INSECURE_NO_AUTH", description="allow a non-loopback bind without tokens"
     )
@@ -177,9 +175,7 @@ def _reveal(secret: SecretStr | None) -> str | None:
     return secret.get_secret_value() if secret is not None else None
 
 
-ENVIRONMENT_VARIABLES: dict[str, str] = {
-    name: str(field.validation_alias) for name, field in Settings.model_fields.items()
-}
+ENVIRONMENT_VARIABLES: dict[str, str] = {name: str(field.validation_alias) for name, field in Settings.model_fields.items()}
 """Field name → the environment variable that sets it."""
 
 

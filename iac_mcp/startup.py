@@ -22,7 +22,8 @@ from starlette.applications import Starlette
 from iac_mcp import __version__
 from iac_mcp.genesys.errors import ConfigurationError, GenesysError, PermissionDeniedError
 from iac_mcp.settings import ENVIRONMENT_VARIABLES, ConsentPolicy, LogLevel, Mode, Settings, load_settings
-from iac_mcp.upstream import database_url, display_url, open_ledger, open_upstream
+from iac_mcp.ledger import display_url
+from iac_mcp.upstream import database_url, open_ledger, open_upstream
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 
@@ -63,8 +64,14 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
 
 def _http_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("streamable HTTP")
-    group.add_argument("--http", dest="transport", action="store_const", const="http", default=argparse.SUPPRESS,
-                       help="serve streamable HTTP at /mcp (and /healthz) instead of stdio ($IAC_MCP_TRANSPORT=http)")
+    group.add_argument(
+        "--http",
+        dest="transport",
+        action="store_const",
+        const="http",
+        default=argparse.SUPPRESS,
+        help="serve streamable HTTP at /mcp (and /healthz) instead of stdio ($IAC_MCP_TRANSPORT=http)",
+    )
     _flag(group, "host", "--host")
     _flag(group, "port", "--port")
     _flag(group, "workers", "--workers")
@@ -80,7 +87,9 @@ def _http_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="iac-mcp", description="An MCP server for the Genesys Cloud Infrastructure-as-Code API.")
+    parser = argparse.ArgumentParser(
+        prog="iac-mcp", description="An MCP server for the Genesys Cloud Infrastructure-as-Code API."
+    )
     parser.add_argument("--version", action="version", version=f"iac-mcp {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

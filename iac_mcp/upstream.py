@@ -75,13 +75,6 @@ def database_url(settings: Settings) -> str:
     return settings.database_url.get_secret_value() if settings.database_url else default_database_url()
 
 
-def display_url(url: str) -> str:
-    """The ledger's URL with any password hidden, for reports and logs."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 @asynccontextmanager
 async def ledger_at(url: str) -> AsyncIterator[Ledger]:
     book = await Ledger.open(url)

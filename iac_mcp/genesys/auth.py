@@ -132,9 +132,7 @@ class ClientCredentials(httpx.Auth):
             ) from None
         lifetime = max(0, answer.expires_in)
         logger.info("obtained an OAuth token valid for %d s", lifetime)
-        self._cached = _CachedToken(
-            answer.access_token, requested_at + lifetime - min(REFRESH_MARGIN, lifetime / 10), lifetime
-        )
+        self._cached = _CachedToken(answer.access_token, requested_at + lifetime - min(REFRESH_MARGIN, lifetime / 10), lifetime)
         return answer.access_token
 
 

@@ -99,9 +99,7 @@ class IacClient:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -147,9 +145,7 @@ class IacClient:
         )
         return _parse(response, AcceleratorList.model_validate)
 
-    async def get_accelerator(
-        self, accelerator_id: str, *, preferred_language: str | None = None
-    ) -> AcceleratorSpecification:
+    async def get_accelerator(self, accelerator_id: str, *, preferred_language: str | None = None) -> AcceleratorSpecification:
         """An accelerator's full specification: parameters, permissions, documentation."""
         path = f"{API_PREFIX}/accelerators/{validate_id(accelerator_id, 'accelerator id')}"
         response = await self._call("GET", path, params={"preferredLanguage": preferred_language})

@@ -173,7 +173,7 @@ def login_base_for(api_base: str) -> str:
     parts = urlsplit(api_base)
     if not parts.netloc.lower().startswith("api."):
         return api_base
-    netloc = "login." + parts.netloc[len("api."):]
+    netloc = "login." + parts.netloc[len("api.") :]
     return parts._replace(netloc=netloc).geturl()
 
 
@@ -181,10 +181,7 @@ def _credentials_problem(client_id: str | None, client_secret: str | None, acces
     """What is wrong with the credentials, naming the variables; None when they are usable."""
     has_pair = bool(client_id) or bool(client_secret)
     if access_token and has_pair:
-        return (
-            f"Both {ENV_ACCESS_TOKEN} and an OAuth client ({ENV_CLIENT_ID}/{ENV_CLIENT_SECRET}) are set: "
-            "use one or the other."
-        )
+        return f"Both {ENV_ACCESS_TOKEN} and an OAuth client ({ENV_CLIENT_ID}/{ENV_CLIENT_SECRET}) are set: use one or the other."
     if access_token:
         return None
     if not client_id and not client_secret:

@@ -54,7 +54,7 @@ class RetryPolicy:
 
     def backoff(self, retry: int) -> float:
         """The delay before the `retry`-th resend (1-based): exponential, capped, jittered."""
-        delay = min(self.max_delay, self.base_delay * 2 ** (retry - 1))
+        delay = min(self.max_delay, self.base_delay * 2.0 ** (retry - 1))
         return delay * (1 - self.jitter * random.random())
 
     def next_delay(self, attempt: int, waited: float, retry_after: float | None) -> float | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from iac_mcp.genesys.client import IacClient
@@ -87,7 +87,7 @@ async def submit_once(
 ) -> SubmitOutcome:
     """POST the job once. Raises the `GenesysError` when the job surely was not created."""
     org = client.config.api_base
-    started = started or datetime.now(timezone.utc)
+    started = started or datetime.now(UTC)
     try:
         job = await client.create_job(body)
     except GenesysError as error:
@@ -147,4 +147,4 @@ def parse_time(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat((value or "").replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

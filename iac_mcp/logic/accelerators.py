@@ -119,7 +119,9 @@ def describe(spec: AcceleratorSpecification, form: ParameterForm | None = None) 
         origin=spec.origin,
         classification=spec.classification,
         tags=spec.tags,
-        parameters=[p.model_copy(update={"default": MASK}) if p.sensitive and p.default is not None else p for p in form.parameters],
+        parameters=[
+            p.model_copy(update={"default": MASK}) if p.sensitive and p.default is not None else p for p in form.parameters
+        ],
         parameters_schema=json_schema(form),
         permissions=spec.permissions,
         products=spec.products,

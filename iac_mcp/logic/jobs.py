@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
@@ -43,7 +43,9 @@ class JobView(BaseModel):
     submitted_by: str | None = None
     error_code: str | None = None
     error_message: str | None = None
-    terraform: TerraformSummary | None = Field(default=None, description="Counts, resources, outputs and errors parsed from the results.")
+    terraform: TerraformSummary | None = Field(
+        default=None, description="Counts, resources, outputs and errors parsed from the results."
+    )
     results: BoundedText | None = Field(default=None, description="Terraform output, cut to a readable size.")
     rollback_results: BoundedText | None = None
     poll_after_seconds: float | None = Field(default=None, description="When still running: wait this long before asking again.")
@@ -59,7 +61,7 @@ def outcome(status: str | None, *, dry_run: bool | None) -> str:
 
 def poll_after(job: InfrastructureascodeJob, *, now: datetime | None = None) -> float:
     """Seconds to wait before polling a running job: short at first, longer as it ages."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     try:
         submitted = datetime.fromisoformat((job.date_submitted or "").replace("Z", "+00:00"))
         age = max(0.0, (now - submitted).total_seconds())

@@ -127,8 +127,7 @@ def verify_plan_token(
     if now >= claims.expires_at:
         raise PlanTokenError(
             "expired",
-            f"the plan_token expired {now - claims.expires_at:.0f} s ago: run a new dry run and use "
-            "its plan_token promptly",
+            f"the plan_token expired {now - claims.expires_at:.0f} s ago: run a new dry run and use its plan_token promptly",
         )
     if claims.accelerator_id != accelerator_id:
         raise PlanTokenError(
@@ -139,8 +138,7 @@ def verify_plan_token(
     if not hmac.compare_digest(claims.parameters_hash, canonical_parameters_hash(parameters)):
         raise PlanTokenError(
             "parameters_changed",
-            "the parameters changed since the plan: run a new dry run with these parameters and use "
-            "its plan_token",
+            "the parameters changed since the plan: run a new dry run with these parameters and use its plan_token",
         )
     return claims
 

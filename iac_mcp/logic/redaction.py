@@ -117,8 +117,7 @@ def redact(value: Any, secrets: Iterable[str], names: Iterable[str]) -> Any:
         if isinstance(item, dict):
             named = isinstance(item.get("name"), str) and item["name"] in sensitive and "value" in item
             return {
-                key: MASK if key in sensitive or (named and key == "value") else walk(element)
-                for key, element in item.items()
+                key: MASK if key in sensitive or (named and key == "value") else walk(element) for key, element in item.items()
             }
         return item
 

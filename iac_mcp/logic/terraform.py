@@ -95,14 +95,9 @@ _APPLY_EVENTS: dict[str, Action] = {
     "Read": "read",
 }
 _APPLY_DONE = re.compile(
-    r"^(?P<address>\S.*?): (?P<event>"
-    + "|".join(_APPLY_EVENTS)
-    + r") complete after \S+(?: \[id=(?P<id>[^\]]*)\])?\s*$"
+    r"^(?P<address>\S.*?): (?P<event>" + "|".join(_APPLY_EVENTS) + r") complete after \S+(?: \[id=(?P<id>[^\]]*)\])?\s*$"
 )
-_APPLY_PROGRESS = re.compile(
-    r"^\S.*?: (?:Creating|Modifying|Destroying|Reading|Still \w+)\.\.\.|"
-    + _APPLY_DONE.pattern
-)
+_APPLY_PROGRESS = re.compile(r"^\S.*?: (?:Creating|Modifying|Destroying|Reading|Still \w+)\.\.\.|" + _APPLY_DONE.pattern)
 _ACTIONS_HEADER = re.compile(r"^\s*Terraform will perform the following actions:")
 
 _DIAGNOSTIC = re.compile(r"^(?P<severity>Error|Warning): ?(?P<summary>.*)$")

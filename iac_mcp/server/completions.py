@@ -76,8 +76,7 @@ def match_accelerators(items: Sequence[CatalogueItem], typed: str) -> list[str]:
         (
             item
             for item in items
-            if item.id not in taken
-            and all(any(word.startswith(t) for word in _words(item.name)) for t in typed_words)
+            if item.id not in taken and all(any(word.startswith(t) for word in _words(item.name)) for t in typed_words)
         ),
         key=lambda item: (item.name.casefold(), item.id),
     )
@@ -114,4 +113,4 @@ async def complete(
 
 def register(server: MCPServer) -> None:
     server.middleware.append(bind_state)
-    server.completion()(complete)
+    server.completion()(complete)  # type: ignore[no-untyped-call]  # mcp 2.3's decorator is untyped

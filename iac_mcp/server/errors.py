@@ -54,7 +54,10 @@ def _next_step(error: GenesysError, *, subject: str) -> str:
         fields = ", ".join(error.field_errors)
         return (f"Fix the fields Genesys named ({fields})" if fields else "Fix the request") + ", then try again."
     if isinstance(error, ServerError):
-        return "Genesys had a server-side problem: try again in a minute; if it persists, report the correlation id to Genesys support."
+        return (
+            "Genesys had a server-side problem: try again in a minute; if it persists, report the correlation id "
+            "to Genesys support."
+        )
     if isinstance(error, AuthenticationError):
         return "The server could not log in to Genesys: check GENESYSCLOUD_OAUTHCLIENT_ID / _SECRET and the region."
     if isinstance(error, TransportError):
@@ -74,5 +77,7 @@ def describe_problems(accelerator_id: str, problems: Sequence[Problem]) -> str:
     """Every parameter problem at once, each with the form it expects."""
     lines = [f"The parameters for accelerator {accelerator_id} have {len(problems)} problem(s); nothing was submitted:"]
     lines.extend(f"- {p.message} Expected: {p.expected}." for p in problems)
-    lines.append(f"Next: fix all of them ({ToolName.DESCRIBE_ACCELERATOR} shows every parameter), then call {ToolName.SUBMIT_JOB} again.")
+    lines.append(
+        f"Next: fix all of them ({ToolName.DESCRIBE_ACCELERATOR} shows every parameter), then call {ToolName.SUBMIT_JOB} again."
+    )
     return "\n".join(lines)

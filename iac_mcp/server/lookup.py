@@ -42,9 +42,7 @@ class TtlValue(Generic[T]):
     `retry_after` seconds, so an outage does not turn every keystroke into a request.
     """
 
-    def __init__(
-        self, *, ttl: float, empty: T, retry_after: float = 30.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, *, ttl: float, empty: T, retry_after: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl
         self._retry_after = retry_after
         self._clock = clock

@@ -79,12 +79,13 @@ class PromptTemplate:
         """
         given = {k: v.strip() for k, v in values.items() if v.strip()}
         lines = []
-        for line in self.body.splitlines():
-            marker = _PLACEHOLDER.match(line)
+        for raw in self.body.splitlines():
+            marker = _PLACEHOLDER.match(raw)
+            line = raw
             if marker and marker["mark"]:
                 if (marker["name"] in given) != (marker["mark"] == "?"):
                     continue
-                line = line[marker.end() :].removeprefix(" ")
+                line = raw[marker.end() :].removeprefix(" ")
             lines.append(_PLACEHOLDER.sub(lambda m: given[m["name"]], line))
         return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip() + "\n"
 
@@ -207,9 +208,7 @@ def load_prompts(directory: Traversable = PROMPTS_DIR) -> list[PromptTemplate]:
         except (OSError, UnicodeDecodeError, ValueError) as error:
             raise PromptFileError(f"prompt file {file}: {error}") from error
         if template.name in templates:
-            raise PromptFileError(
-                f"prompt file {file}: name {template.name!r} is already used by {templates[template.name][0]}"
-            )
+            raise PromptFileError(f"prompt file {file}: name {template.name!r} is already used by {templates[template.name][0]}")
         templates[template.name] = (str(file), template)
     if not templates:
         raise PromptFileError(f"prompt folder {directory} has no *.md prompt files")
@@ -224,9 +223,7 @@ class TemplatePrompt(Prompt):
     caller a -32602 that says which argument is wrong, in both eras.
     """
 
-    async def render(
-        self, arguments: dict[str, Any] | None, context: Context[Any, Any]
-    ) -> list[Message] | InputRequiredResult:
+    async def render(self, arguments: dict[str, Any] | None, context: Context[Any, Any]) -> list[Message] | InputRequiredResult:
         values = arguments or {}
         declared = [a.name for a in self.arguments or ()]
         if unknown := sorted(set(values) - set(declared)):

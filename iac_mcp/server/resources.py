@@ -48,7 +48,8 @@ def masked_spec(spec: AcceleratorSpecification, secrets: Iterable[str] = ()) -> 
         for _, prop in page.schema_.named_properties() if page.schema_ else ():
             if prop.is_sensitive and prop.default is not None:
                 prop.default = MASK
-    return redact(copy.to_wire(), secrets, ())
+    masked: dict[str, Any] = redact(copy.to_wire(), secrets, ())
+    return masked
 
 
 async def accelerator_resource(accelerator_id: str, ctx: Context) -> str:

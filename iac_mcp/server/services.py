@@ -103,8 +103,14 @@ class JobReader:
     async def list(self, **filters: Any) -> list[InfrastructureascodeJob]:
         return [await self.masked(job) for job in await self._client.list_jobs(**filters)]
 
-    async def masked(self, job: InfrastructureascodeJob, sensitive_names: frozenset[str] | None = None) -> InfrastructureascodeJob:
-        names = sensitive_names if sensitive_names is not None else await self._specs.sensitive_names(self._client, job.accelerator_id)
+    async def masked(
+        self, job: InfrastructureascodeJob, sensitive_names: frozenset[str] | None = None
+    ) -> InfrastructureascodeJob:
+        names = (
+            sensitive_names
+            if sensitive_names is not None
+            else await self._specs.sensitive_names(self._client, job.accelerator_id)
+        )
         if names is None:
             return withheld(job)
         return masked_job(job, secrets=self._secrets, sensitive_names=names)

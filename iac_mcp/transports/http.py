@@ -118,7 +118,9 @@ async def healthz(_: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "version": __version__})
 
 
-def create_app(connect: ClientFactory, settings: Settings, *, ledger: LedgerFactory, signing_key: bytes | None = None) -> Starlette:
+def create_app(
+    connect: ClientFactory, settings: Settings, *, ledger: LedgerFactory, signing_key: bytes | None = None
+) -> Starlette:
     """The ASGI app: `/mcp` (streamable HTTP, stateless unless asked, guarded) and `/healthz` (open).
 
     Raises `ConfigurationError` when the settings would expose the server unauthenticated.

@@ -6,7 +6,7 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -76,8 +76,7 @@ class _Blank(dict[str, Any]):
 
 
 def services(ctx: Context) -> Services:
-    services: Services = ctx.request_context.lifespan_context
-    return services
+    return cast(Services, ctx.request_context.lifespan_context)
 
 
 def structured(model: BaseModel, text: str) -> CallToolResult:

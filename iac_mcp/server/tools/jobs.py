@@ -17,7 +17,7 @@ from iac_mcp.vocabulary import ToolName
 
 _PROGRESS_ORDER = ("created", "queued", "running")
 
-GET_JOB_TEXT = f"""\
+GET_JOB_TEXT = """\
 Read a job's status and outcome: whether it is finished and succeeded, the error, the \
 Terraform plan or apply summary (resources, counts, outputs, errors), the output and rollback \
 output cut to a readable size. With wait_seconds it waits (up to 55 s) until the job finishes, \

@@ -13,10 +13,11 @@ plan stays "in doubt" and later calls reconcile instead of sending.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio
@@ -75,7 +76,9 @@ class SubmitResult(BaseModel):
 
     submitted: bool = Field(description="False when the user declined or cancelled: nothing was sent.")
     job: JobView | None = None
-    parameters: dict[str, str] = Field(description="What was (or would have been) submitted, defaults included; sensitive values masked.")
+    parameters: dict[str, str] = Field(
+        description="What was (or would have been) submitted, defaults included; sensitive values masked."
+    )
     defaults_applied: list[str] = Field(description="Optional parameters that took their default.")
     plan_token: str | None = Field(
         default=None,
@@ -131,7 +134,9 @@ def principal() -> str:
     return token.client_id if token is not None and token.client_id else "stdio"
 
 
-async def _check_plan(state: Services, accelerator_id: str, wire: dict[str, str], plan_token: str | None) -> InfrastructureascodeJob:
+async def _check_plan(
+    state: Services, accelerator_id: str, wire: dict[str, str], plan_token: str | None
+) -> InfrastructureascodeJob:
     """The successful dry run of exactly this input, or a refusal saying what to do."""
     if not plan_token:
         raise ToolError(
@@ -164,10 +169,8 @@ async def _unused(state: Services, plan: InfrastructureascodeJob) -> PlanRecord 
         return record
     if record.job_id:
         status = "unknown"
-        try:
+        with contextlib.suppress(GenesysError):
             status = (await state.client.get_job(record.job_id)).status or status
-        except GenesysError:
-            pass
         raise ToolError(
             f"The plan {plan.id} already backed the real run {record.job_id} (status {status}); a plan backs exactly "
             f"one run. Next: report that job ({ToolName.GET_JOB} job_id={record.job_id}); for another run, make a new "
@@ -308,7 +311,7 @@ async def _send(state: Services, submission: Submission, consent: str) -> Submit
         accelerator_id=submission.spec.id,
         dry_run=submission.dry_run,
         parameters_hash=submission.parameters_hash,
-        started_at=datetime.now(timezone.utc),
+        started_at=datetime.now(UTC),
         plan_job_id=submission.plan.id if submission.plan else None,
     )
     ledger, plan = state.ledger, submission.plan
@@ -468,7 +471,11 @@ async def submit_job(
     )
     text = render_job(view)
     if not dry_run:
-        text += "\nConsent: " + ("the user accepted the question put to the client" if verdict == "accepted" else "waived by the operator's plan-token policy")
+        text += "\nConsent: " + (
+            "the user accepted the question put to the client"
+            if verdict == "accepted"
+            else "waived by the operator's plan-token policy"
+        )
     if defaults:
         text += "\nDefaults applied: " + ", ".join(defaults)
     if note:

@@ -1,0 +1,85 @@
+"""The ledger's tables (schema version 1). Every guard is a primary key: two writers racing
+to insert the same row get one success and one conflict, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table("schema_version", metadata, sa.Column("version", sa.Integer, primary_key=True))
+
+submitters = sa.Table(
+    "submitters",
+    metadata,
+    sa.Column("org", sa.String(300), primary_key=True),
+    sa.Column("submitter_id", sa.String(200), nullable=False),
+    sa.Column("learned_at", sa.Double, nullable=False),
+)
+"""The Genesys identity our OAuth client submits as, learned from our first answered submission."""
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("org", sa.String(300), primary_key=True),
+    sa.Column("plan_job_id", sa.String(200), primary_key=True),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("attempt_id", sa.String(64), nullable=False),
+    sa.Column("accelerator_id", sa.String(200), nullable=False),
+    sa.Column("parameters_hash", sa.String(64), nullable=False),
+    sa.Column("job_id", sa.String(200)),
+    sa.Column("reason", sa.Text),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+"""Consumed plans: a row exists once a real run was sent with the plan."""
+
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("attempt_id", sa.String(64), primary_key=True),
+    sa.Column("org", sa.String(300), nullable=False),
+    sa.Column("principal", sa.String(200), nullable=False),
+    sa.Column("accelerator_id", sa.String(200), nullable=False),
+    sa.Column("dry_run", sa.Boolean, nullable=False),
+    sa.Column("parameters_hash", sa.String(64), nullable=False),
+    sa.Column("plan_job_id", sa.String(200)),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("finished_at", sa.Double),
+    sa.Column("outcome", sa.String(20)),
+    sa.Column("job_id", sa.String(200)),
+    sa.Column("note", sa.Text),
+    sa.Index("attempts_open", "org", "accelerator_id", "dry_run", "finished_at"),
+)
+
+claims = sa.Table(
+    "claims",
+    metadata,
+    sa.Column("org", sa.String(300), primary_key=True),
+    sa.Column("job_id", sa.String(200), primary_key=True),
+    sa.Column("attempt_id", sa.String(64), nullable=False),
+    sa.Column("claimed_at", sa.Double, nullable=False),
+)
+"""Jobs reported to a caller: a job is claimed by at most one attempt, across replicas."""
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Double, nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("principal", sa.String(200), nullable=False),
+    sa.Column("org", sa.String(300), nullable=False),
+    sa.Column("accelerator_id", sa.String(200), nullable=False),
+    sa.Column("dry_run", sa.Boolean, nullable=False),
+    sa.Column("parameters", sa.Text, nullable=False),
+    sa.Column("parameters_hash", sa.String(64), nullable=False),
+    sa.Column("plan_job_id", sa.String(200)),
+    sa.Column("consent", sa.String(20), nullable=False),
+    sa.Column("consent_detail", sa.Text),
+    sa.Column("job_id", sa.String(200), index=True),
+    sa.Column("status", sa.String(40)),
+    sa.Column("note", sa.Text),
+)
