@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
+from pydantic import ValidationError
 
 from iac_mcp.genesys.auth import ClientCredentials, StaticToken
 from iac_mcp.genesys.config import GenesysConfig
@@ -237,8 +238,15 @@ def _parse(response: httpx.Response, parse: Callable[[Any], T]) -> T:
     """The model of a 2xx answer; a body that does not fit is an `UnexpectedResponseError`."""
     try:
         return parse(response.json())
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError and pydantic's ValidationError
-        raise UnexpectedResponseError(
-            f"Genesys answered {response.status_code} to {response.request.method} {response.request.url.path} "
-            f"with a body the client cannot read ({type(exc).__name__})."
-        ) from exc
+    except ValidationError as exc:  # its text quotes the body, which may hold a secret
+        raise _unreadable(response, type(exc).__name__) from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, or our own shape check naming the keys
+        detail = str(exc) if type(exc) is ValueError else type(exc).__name__
+        raise _unreadable(response, detail) from exc
+
+
+def _unreadable(response: httpx.Response, detail: str) -> UnexpectedResponseError:
+    return UnexpectedResponseError(
+        f"Genesys answered {response.status_code} to {response.request.method} {response.request.url.path} "
+        f"with a body the client cannot read ({detail})."
+    )

@@ -154,6 +154,14 @@ class BadRequestError(ApiError):
     """400: invalid parameters; see `field_errors`."""
 
 
+class ConflictError(ApiError):
+    """409: the request conflicts with the current state, e.g. a job of this accelerator is running."""
+
+
+class UnsupportedMediaError(ApiError):
+    """415: the body was not JSON; a proxy or a client bug, never fixed by retrying."""
+
+
 class RateLimitedError(ApiError):
     """429 that retries could not outlast within the bounded wait; see `retry_after`."""
 
@@ -172,6 +180,8 @@ def api_error_class(status: int) -> type[ApiError]:
         401: UnauthorizedError,
         403: PermissionDeniedError,
         404: NotFoundError,
+        409: ConflictError,
+        415: UnsupportedMediaError,
         429: RateLimitedError,
     }.get(status, ServerError if status >= 500 else ApiError)
 

@@ -71,6 +71,9 @@ class Ledger:
                 f"The ledger at {ledger.url_for_display} cannot be opened ({type(error).__name__}): check "
                 "IAC_MCP_DATABASE_URL and that the database is reachable."
             ) from None
+        except BaseException:
+            await engine.dispose()
+            raise
         return ledger
 
     async def aclose(self) -> None:

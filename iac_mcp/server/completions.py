@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from contextvars import ContextVar
 from typing import Any
 
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
 
 from iac_mcp.genesys.models import HISTORY_STATUS_FILTERS
 from iac_mcp.server.lookup import CatalogueItem
 from iac_mcp.server.resources import ACCELERATOR_URI, JOB_URI
-from iac_mcp.server.services import Services
+from iac_mcp.server.services import current_services
 
 MAX_VALUES = 100
 """The MCP limit on values in one completion answer."""
@@ -36,24 +34,6 @@ MAX_TYPED = 200
 """Characters of the typed value considered; ids and names are far shorter."""
 
 _WORD = re.compile(r"[^\W_]+")
-
-_request_state: ContextVar[Services | None] = ContextVar("iac_mcp_completion_state", default=None)
-
-
-async def bind_state(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-    """Middleware handing the server state to the completion handler.
-
-    mcp 2.3 calls a completion handler with only (ref, argument, context), so the
-    lifespan state it needs travels in a context variable for that one request.
-    """
-    if ctx.method != "completion/complete":
-        return await call_next(ctx)
-    token = _request_state.set(ctx.lifespan_context)
-    try:
-        return await call_next(ctx)
-    finally:
-        _request_state.reset(token)
-
 
 def bounded(ranked: Sequence[str]) -> Completion:
     """The first MAX_VALUES values, with the honest total."""
@@ -98,7 +78,7 @@ async def complete(
     ref: PromptReference | ResourceTemplateReference, argument: CompletionArgument, context: CompletionContext | None
 ) -> Completion | None:
     """Completions for our prompt arguments and resource templates; None for anything else."""
-    state = _request_state.get()
+    state = current_services()
     if state is None or (isinstance(ref, ResourceTemplateReference) and ref.uri not in (ACCELERATOR_URI, JOB_URI)):
         return None
     typed = argument.value[:MAX_TYPED]
@@ -112,5 +92,4 @@ async def complete(
 
 
 def register(server: MCPServer) -> None:
-    server.middleware.append(bind_state)
     server.completion()(complete)  # type: ignore[no-untyped-call]  # mcp 2.3's decorator is untyped

@@ -14,6 +14,7 @@ from iac_mcp.genesys.errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    ConflictError,
     GenesysError,
     InvalidIdError,
     NotFoundError,
@@ -22,6 +23,7 @@ from iac_mcp.genesys.errors import (
     ServerError,
     TransportError,
     UnauthorizedError,
+    UnsupportedMediaError,
 )
 from iac_mcp.logic.forms import Problem
 from iac_mcp.vocabulary import ToolName
@@ -48,6 +50,18 @@ def _next_step(error: GenesysError, *, subject: str) -> str:
     if isinstance(error, RateLimitedError):
         wait = f"{error.retry_after:g} seconds" if error.retry_after is not None else "a minute"
         return f"Genesys is rate-limiting this client: wait {wait}, then try again."
+    if isinstance(error, ConflictError):
+        return (
+            f"A job may already be running for this: check {ToolName.LIST_JOBS} and wait for it; do not resubmit "
+            "until it has finished."
+        )
+    if isinstance(error, UnsupportedMediaError):
+        return "Genesys did not receive JSON (a proxy in between, or a bug in this server): retrying will not help."
+    if isinstance(error, UnauthorizedError) and error.code == "authentication.required":
+        return (
+            "Genesys received no credentials at all: something between this server and Genesys (a proxy) drops the "
+            "Authorization header."
+        )
     if isinstance(error, UnauthorizedError):
         return "The Genesys credentials were rejected: check the OAuth client id/secret or access token the server runs with."
     if isinstance(error, BadRequestError):

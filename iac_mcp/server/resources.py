@@ -19,6 +19,7 @@ from iac_mcp.genesys.errors import GenesysError, InvalidIdError, NotFoundError
 from iac_mcp.genesys.models import AcceleratorSpecification
 from iac_mcp.logic.redaction import MASK, redact
 from iac_mcp.server.errors import describe_error
+from iac_mcp.server.services import current_services
 from iac_mcp.server.tools.common import services
 
 ACCELERATOR_URI = "iac://accelerators/{accelerator_id}"
@@ -70,6 +71,19 @@ async def job_resource(job_id: str, ctx: Context) -> str:
     return json.dumps(job.to_wire(), indent=2, ensure_ascii=False)
 
 
+AUDIT_URI = "iac://audit/recent"
+AUDIT_SHOWN = 50
+
+
+async def audit_resource() -> str:
+    """The newest audit records (submission attempts and their outcomes), never a secret."""
+    state = current_services()
+    if state is None:
+        raise ResourceError("The audit trail is not available outside a request.")
+    records = await state.ledger.recent_audit(limit=AUDIT_SHOWN)
+    return json.dumps([record.to_json() for record in records], indent=2, ensure_ascii=False)
+
+
 def register(server: MCPServer) -> None:
     server.resource(
         ACCELERATOR_URI,
@@ -92,3 +106,14 @@ def register(server: MCPServer) -> None:
         ),
         mime_type=JSON,
     )(job_resource)
+    server.resource(
+        AUDIT_URI,
+        name="audit",
+        title="Recent audit records",
+        description=(
+            f"The {AUDIT_SHOWN} newest records of the audit trail: every submission attempt and outcome with time, "
+            "principal, org, accelerator, dry or real run, masked parameters, the plan behind it, how consent was "
+            "obtained, the job id and its final status."
+        ),
+        mime_type=JSON,
+    )(audit_resource)

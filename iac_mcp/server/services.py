@@ -7,8 +7,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from contextvars import ContextVar
 from functools import cached_property
 from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from iac_mcp.genesys.client import IacClient
 from iac_mcp.genesys.errors import GenesysError
@@ -92,13 +95,18 @@ class JobReader:
     (output, rollback output, error message) is withheld rather than shown unmasked.
     """
 
-    def __init__(self, client: IacClient, specs: SpecCache, secrets: RecentSecrets) -> None:
+    def __init__(self, client: IacClient, specs: SpecCache, secrets: RecentSecrets, ledger: Ledger) -> None:
         self._client = client
         self._specs = specs
         self._secrets = secrets
+        self._ledger = ledger
 
     async def get(self, job_id: str, *, details: bool) -> InfrastructureascodeJob:
-        return await self.masked(await self._client.get_job(job_id, details=details))
+        """The job, masked; a final status is written onto its audit records when it is ours."""
+        job = await self._client.get_job(job_id, details=details)
+        if job.is_terminal and job.status:
+            await self._ledger.record_job_status(self._client.config.api_base, job.id, job.status)
+        return await self.masked(job)
 
     async def list(self, **filters: Any) -> list[InfrastructureascodeJob]:
         return [await self.masked(job) for job in await self._client.list_jobs(**filters)]
@@ -130,9 +138,29 @@ class Services:
 
     @cached_property
     def jobs(self) -> JobReader:
-        return JobReader(self.client, self.specs, self.secrets)
+        return JobReader(self.client, self.specs, self.secrets, self.ledger)
 
     @property
     def org(self) -> str:
         """The org this server acts on, named by its API base."""
         return self.client.config.api_base
+
+
+_current: ContextVar[Services | None] = ContextVar("iac_mcp_services", default=None)
+
+
+async def bind_services(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Middleware making the services reachable from handlers mcp calls without a Context.
+
+    mcp 2.3 hands neither a completion handler nor a static resource the lifespan state, so
+    it travels in a context variable for the one request.
+    """
+    token = _current.set(ctx.lifespan_context)
+    try:
+        return await call_next(ctx)
+    finally:
+        _current.reset(token)
+
+
+def current_services() -> Services | None:
+    return _current.get()
