@@ -21,8 +21,8 @@ from starlette.applications import Starlette
 
 from iac_mcp import __version__
 from iac_mcp.genesys.errors import ConfigurationError, GenesysError, PermissionDeniedError
-from iac_mcp.settings import ENVIRONMENT_VARIABLES, ConsentPolicy, LogLevel, Mode, Settings, load_settings
 from iac_mcp.ledger import display_url
+from iac_mcp.settings import ENVIRONMENT_VARIABLES, ConsentPolicy, LogLevel, Mode, Settings, load_settings
 from iac_mcp.upstream import database_url, open_ledger, open_upstream
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ def _epoch(moment: datetime) -> float:
 
 
 def _moment(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 class Ledger:
@@ -293,7 +293,7 @@ class Ledger:
         rows = schema.audit.c
         query = sa.select(schema.audit).order_by(rows.id.desc()).limit(max(1, min(limit, 10_000)))
         if since is not None:
-            moment = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+            moment = since if since.tzinfo else since.replace(tzinfo=UTC)
             query = query.where(rows.at >= _epoch(moment))
         async with self._engine.connect() as db:
             found = (await db.execute(query)).all()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
@@ -34,6 +33,7 @@ MAX_TYPED = 200
 """Characters of the typed value considered; ids and names are far shorter."""
 
 _WORD = re.compile(r"[^\W_]+")
+
 
 def bounded(ranked: Sequence[str]) -> Completion:
     """The first MAX_VALUES values, with the honest total."""

@@ -76,7 +76,7 @@ class _Blank(dict[str, Any]):
 
 
 def services(ctx: Context) -> Services:
-    return cast(Services, ctx.request_context.lifespan_context)
+    return cast("Services", ctx.request_context.lifespan_context)
 
 
 def structured(model: BaseModel, text: str) -> CallToolResult:

@@ -18,7 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -273,7 +273,7 @@ async def _audit(
     submission: Submission,
     *,
     consent: str,
-    kind: str = "attempt",
+    kind: Literal["attempt", "outcome"] = "attempt",
     detail: str | None = None,
     job_id: str | None = None,
     status: str | None = None,
