@@ -18,6 +18,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.context import ClientRequestContext
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
 
+from iac_mcp.vocabulary import ToolName
+
 GOAL = "Set up a support queue for our premium customers"
 SEARCH = "queue"
 
@@ -120,24 +122,24 @@ async def _drive(job_duration: float) -> None:
 
         out.heading("Discover")
         out.user(GOAL)
-        found = await call("list-accelerators", {"name": SEARCH, "page_size": 5})
+        found = await call(ToolName.LIST_ACCELERATORS, {"name": SEARCH, "page_size": 5})
         chosen = found.structured_content["accelerators"][0]
         out.agent(f"{chosen['name']} fits. Let me see what it needs.")
 
         out.heading("Describe")
-        described = await call("describe-accelerator", {"accelerator_id": chosen["id"]})
+        described = await call(ToolName.DESCRIBE_ACCELERATOR, {"accelerator_id": chosen["id"]})
         schema = described.structured_content["parameters_schema"]
         good = example_arguments(schema, include_optional=True)
 
         out.heading("A first attempt, with mistakes")
-        await call("submit-job", {"accelerator_id": chosen["id"], "parameters": mistaken_arguments(schema, good)})
+        await call(ToolName.SUBMIT_JOB, {"accelerator_id": chosen["id"], "parameters": mistaken_arguments(schema, good)})
         out.agent("Every problem is listed at once; fixing them all.")
 
         out.heading("Dry run")
-        planned = await call("submit-job", {"accelerator_id": chosen["id"], "parameters": good, "dry_run": True})
+        planned = await call(ToolName.SUBMIT_JOB, {"accelerator_id": chosen["id"], "parameters": good, "dry_run": True})
         plan_job = planned.structured_content["job"]["id"]
         plan_token = planned.structured_content["plan_token"]
-        plan = await call("get-job", {"job_id": plan_job, "wait_seconds": 30})
+        plan = await call(ToolName.GET_JOB, {"job_id": plan_job, "wait_seconds": 30})
         terraform = plan.structured_content.get("terraform") or {}
         out.agent(
             f"The plan would create {terraform.get('to_add', '?')} resource(s) and change or destroy nothing. Shall I apply it?"
@@ -146,9 +148,9 @@ async def _drive(job_duration: float) -> None:
 
         out.heading("Apply, with consent")
         applied = await call(
-            "submit-job", {"accelerator_id": chosen["id"], "parameters": good, "dry_run": False, "plan_token": plan_token}
+            ToolName.SUBMIT_JOB, {"accelerator_id": chosen["id"], "parameters": good, "dry_run": False, "plan_token": plan_token}
         )
-        done = await call("get-job", {"job_id": applied.structured_content["job"]["id"], "wait_seconds": 30})
+        done = await call(ToolName.GET_JOB, {"job_id": applied.structured_content["job"]["id"], "wait_seconds": 30})
 
         out.heading("Report")
         view = done.structured_content

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "iac_mcp"
@@ -88,3 +89,18 @@ def test_data_flows_one_way() -> None:
     upward = ("iac_mcp.server", "iac_mcp.transports", "iac_mcp.ledger", "iac_mcp.startup", "iac_mcp.upstream")
     offenders = {m: sorted(t for t in EDGES[m] if t.startswith(upward)) for m in EDGES if m.startswith("iac_mcp.genesys")}
     assert not {m: t for m, t in offenders.items() if t}
+
+
+def test_texts_for_agents_name_only_real_tools() -> None:
+    """instructions.md and the prompts are prose: a renamed tool must not leave them stale."""
+    from iac_mcp.vocabulary import ToolName
+
+    names = {tool.value for tool in ToolName}
+    texts = [PACKAGE / "server" / "instructions.md", *(PACKAGE.parent / "prompts").glob("*.md")]
+    mentioned = {
+        (path.name, word)
+        for path in texts
+        for word in re.findall(r"`((?:list|describe|submit|get|read|show)-[a-z-]+)`", path.read_text(encoding="utf-8"))
+    }
+    assert mentioned, "the check reads the texts"
+    assert {m for m in mentioned if m[1] not in names} == set()

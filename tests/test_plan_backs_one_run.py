@@ -264,3 +264,41 @@ async def test_many_real_runs_from_few_plans_create_one_job_per_plan() -> None:
     assert len(named) == len(set(named)), "a job was reported as created twice"
     for text, job in outcomes:
         assert job or "already backed" in text or "Outcome unknown" in text or "being used" in text or "used by another" in text, text
+
+
+# --- 4. The audit trail -----------------------------------------------------------------
+
+
+async def test_the_audit_trail_records_attempts_outcomes_and_consent_without_secrets(tmp_path: Any) -> None:
+    import json
+    import subprocess
+
+    from http_support import cli
+    from servers import CLEAN_ENV
+
+    secret = "audit-secret-value-0123"
+    path = tmp_path / "ledger.sqlite3"
+    app = sandbox()
+    async with connected(app, "auto", ledger=fresh_ledger(f"sqlite+aiosqlite:///{path}"), elicitation_callback=Answer()) as client:
+        target = next(d for d in await all_descriptions(client) if any(p["sensitive"] and p["type"] == "string" for p in d["parameters"]))
+        params = example_arguments(target["parameters_schema"], include_optional=True)
+        params[next(p["name"] for p in target["parameters"] if p["sensitive"] and p["type"] == "string")] = secret
+        plan_id, token = await plan(client, target, params)
+        applied = await client.call_tool("submit-job", real_run(target, params, token))
+        assert not applied.is_error, text_of(applied)
+        job_id = applied.structured_content["job"]["id"]
+        await client.call_tool("get-job", {"job_id": job_id, "wait_seconds": 10})
+        resource = await client.read_resource("iac://audit/recent")
+    done = subprocess.run(
+        cli("audit", "--json"), env={**CLEAN_ENV, "IAC_MCP_DATABASE_URL": f"sqlite:///{path}"}, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    real = [r for r in records if not r["dry_run"]]
+    assert {r["kind"] for r in real} == {"attempt", "outcome"}
+    outcome = next(r for r in real if r["kind"] == "outcome")
+    assert outcome["job_id"] == job_id and outcome["plan_job_id"] == plan_id and outcome["consent"] == "accepted"
+    assert outcome["status"] == "Complete", "the final status a later get-job saw"
+    assert outcome["principal"] == "stdio" and outcome["org"].startswith("http")
+    assert secret not in done.stdout and secret not in resource.contents[0].text
+    assert job_id in resource.contents[0].text
