@@ -7,6 +7,7 @@ factory that opens an `IacClient`, and one that opens the ledger.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -30,6 +31,12 @@ SANDBOX_ORIGIN = "http://sandbox.iac-mcp.invalid"
 """A name that resolves nowhere: in-process requests never touch the network."""
 
 
+def sandbox_origin() -> str:
+    """A name of its own for each embedded sandbox: it is a new org every time (its jobs live in
+    memory and its seeded job ids repeat), so the ledger must never mistake one for another."""
+    return SANDBOX_ORIGIN.replace("sandbox.", f"sandbox-{uuid.uuid4().hex[:12]}.", 1)
+
+
 @asynccontextmanager
 async def genesys_client(config: GenesysConfig) -> AsyncIterator[IacClient]:
     async with IacClient(config) as client:
@@ -46,7 +53,7 @@ async def sandbox_client(
     does not really sleep and a pacer wide enough for thousands of calls a minute.
     """
     settings = app.state.sandbox.settings
-    config = GenesysConfig.for_sandbox(SANDBOX_ORIGIN, settings.client_id, settings.client_secret)
+    config = GenesysConfig.for_sandbox(sandbox_origin(), settings.client_id, settings.client_secret)
     async with IacClient(config, transport=httpx.ASGITransport(app=app), retry=retry, pacer=pacer) as client:
         yield client
 

@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 from mcp import Client
 from mcp.types import CallToolResult
-from servers import SIGNING_KEY, fresh_ledger, server_settings, text_of
+from servers import SIGNING_KEY, accept_consent, fresh_ledger, server_settings, text_of
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -60,6 +60,7 @@ def fast_upstream(app: Starlette) -> ClientFactory:
 async def fast_connected(app: Starlette, era: str, *, mode: Mode = Mode.APPLY, **client_options: Any) -> AsyncIterator[Client]:
     """An in-process MCP client session with the real server over `fast_upstream(app)`."""
     server = build_server(fast_upstream(app), server_settings(mode=mode), ledger=fresh_ledger(), signing_key=SIGNING_KEY)
+    client_options.setdefault("elicitation_callback", accept_consent)
     async with Client(server, mode=era, **client_options) as client:
         yield client
 

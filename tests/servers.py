@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from mcp import Client
-from mcp.types import CallToolResult
+from mcp.client.context import ClientRequestContext
+from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
 from starlette.applications import Starlette
 
 from iac_mcp.demo import example_arguments
@@ -27,8 +28,11 @@ ERAS = ("legacy", "auto")
 
 SIGNING_KEY = b"test-signing-key-0123456789abcdef"
 
-CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("GENESYSCLOUD_", "IAC_MCP_"))}
-"""The environment for server subprocesses: no Genesys or iac-mcp settings leak in from the shell."""
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("GENESYSCLOUD_", "IAC_MCP_"))} | {
+    "XDG_STATE_HOME": tempfile.mkdtemp(prefix="iac-mcp-state-")
+}
+"""The environment for server subprocesses: no Genesys or iac-mcp settings leak in from the shell,
+and the default ledger lives in a directory of the test run's own."""
 
 
 def fresh_ledger_url() -> str:
@@ -72,6 +76,11 @@ async def connected(
     )
     async with Client(server, mode=era, **client_options) as client:
         yield client
+
+
+async def accept_consent(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+    """An elicitation callback that confirms, as a user approving the real run would."""
+    return ElicitResult(action="accept", content={"confirm": True})
 
 
 def text_of(result: CallToolResult) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -85,7 +85,7 @@ def test_policy_rejects_nonsense(kwargs: dict[str, float]) -> None:
 
 
 def test_retry_after_forms() -> None:
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     assert parse_retry_after("7", now=now) == 7
     assert parse_retry_after("1.5", now=now) == 1.5
     assert parse_retry_after("-3", now=now) == 0
@@ -102,7 +102,7 @@ def _response(status: int, content: bytes, headers: dict[str, str] | None = None
 
 @pytest.mark.parametrize(
     ("status", "cls"),
-    [(400, BadRequestError), (403, PermissionDeniedError), (404, NotFoundError), (429, RateLimitedError), (500, ServerError), (503, ServerError), (409, ApiError)],
+    [(400, BadRequestError), (403, PermissionDeniedError), (404, NotFoundError), (429, RateLimitedError), (500, ServerError), (503, ServerError), (409, ConflictError), (415, UnsupportedMediaError), (418, ApiError)],
 )
 def test_error_classes(status: int, cls: type[ApiError]) -> None:
     assert type(error_from_response(_response(status, b"{}"))) is cls

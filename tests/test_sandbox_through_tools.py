@@ -11,6 +11,7 @@ import servers
 from iac_mcp.sandbox.faults import drop_after
 from iac_mcp.sandbox.settings import HISTORY_SHAPES
 from iac_mcp.sandbox.validation import Problem
+from iac_mcp.settings import ConsentPolicy
 
 pytestmark = pytest.mark.anyio
 
@@ -47,7 +48,8 @@ async def test_get_job_reports_a_job_time_permission_failure_naming_it(dry_run: 
     app = servers.sandbox(client_permissions=IAC_PERMISSIONS)
     missing = app.state.sandbox.catalog[SALESFORCE].spec.permissions
     arguments = submit(SALESFORCE, salesforce_client_id="key", salesforce_client_secret="s3cret-value")
-    async with servers.connected(app, "auto") as client:
+    waived = servers.server_settings(consent=ConsentPolicy.PLAN_TOKEN)
+    async with servers.connected(app, "auto", settings=waived) as client:
         job_id = (await client.call_tool("submit-job", arguments)).structured_content["job"]["id"]
         read = await client.call_tool("get-job", {"job_id": job_id})
         if not dry_run:

@@ -101,7 +101,9 @@ class Submission:
     """The ledger's record of this plan when a run it backed is in doubt."""
 
     def masked_parameters(self) -> dict[str, str]:
-        return {k: MASK if k in self.form.sensitive_names else v for k, v in self.wire.items()}
+        """Sensitive parameters masked, and any other whose value is a sensitive one's."""
+        secrets = {v for k, v in self.wire.items() if k in self.form.sensitive_names and v}
+        return {k: MASK if k in self.form.sensitive_names or v in secrets else v for k, v in self.wire.items()}
 
     @property
     def parameters_hash(self) -> str:
