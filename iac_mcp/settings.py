@@ -9,6 +9,7 @@ values, never quoting what was given (it may be a secret).
 
 from __future__ import annotations
 
+import re
 import secrets
 from enum import StrEnum
 from pathlib import Path
@@ -23,6 +24,12 @@ from iac_mcp.logic.plan_token import PLAN_TOKEN_PURPOSE, derive_key
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """Tool arguments are small; a megabyte is generous and keeps memory per request bounded."""
+
+
+MIN_SECRET_LENGTH = 32
+"""Bearer tokens and the signing key are guessable below this."""
+
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 
 class Mode(StrEnum):
@@ -145,6 +152,30 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("client_id", "client_secret", "access_token", "signing_key", "http_tokens", mode="after")
+    @classmethod
+    def _visible_ascii(cls, value: Any) -> Any:
+        """Credentials go into HTTP headers: anything but visible ASCII is refused, never echoed."""
+        for item in value if isinstance(value, tuple) else (value,):
+            text = item.get_secret_value() if isinstance(item, SecretStr) else item
+            if text is not None and not _VISIBLE_ASCII.fullmatch(text):
+                raise ValueError("must be visible ASCII characters only (no spaces, line breaks or other characters)")
+        return value
+
+    @field_validator("signing_key", mode="after")
+    @classmethod
+    def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("http_tokens", mode="after")
+    @classmethod
+    def _long_tokens(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if any(len(token.get_secret_value()) < MIN_SECRET_LENGTH for token in value):
+            raise ValueError(f"each token must be at least {MIN_SECRET_LENGTH} characters (e.g. `openssl rand -hex 32`)")
+        return value
+
     # --- Derived --------------------------------------------------------------------
 
     def genesys(self) -> GenesysConfig:
@@ -167,7 +198,13 @@ class Settings(BaseSettings):
         tokens = [t.get_secret_value() for t in self.http_tokens]
         if self.token_file is not None:
             lines = self.token_file.read_text(encoding="utf-8").splitlines()
-            tokens += [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+            from_file = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+            if any(len(t) < MIN_SECRET_LENGTH or not _VISIBLE_ASCII.fullmatch(t) for t in from_file):
+                raise SettingsError(
+                    f"{ENVIRONMENT_VARIABLES['token_file']} (or --token-file) holds a token shorter than "
+                    f"{MIN_SECRET_LENGTH} characters or with characters other than visible ASCII."
+                )
+            tokens += from_file
         return tuple(dict.fromkeys(tokens))
 
 
@@ -202,5 +239,5 @@ def _explain(error: ValidationError) -> str:
             allowed = ", ".join(member.value for member in annotation)
             problems.append(f"{variable} (or its flag) must be one of {allowed}.")
         else:
-            problems.append(f"{variable} (or its flag) is invalid: {item['msg']}.")
+            problems.append(f"{variable} (or its flag) is invalid: {item['msg'].removeprefix('Value error, ')}.")
     return " ".join(dict.fromkeys(problems))

@@ -131,3 +131,32 @@ def test_every_worker_logs_at_the_level_of_the_command_line(sandbox: Sandbox, tm
 def test_python_dash_m_is_the_same_command() -> None:
     done = subprocess.run([sys.executable, "-m", "iac_mcp", "--version"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("iac-mcp ")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("GENESYSCLOUD_ACCESS_TOKEN", "abc\r\nX-Injected: 1", "visible ASCII"),
+        ("GENESYSCLOUD_ACCESS_TOKEN", "tökén-with-ümlauts-0123456789", "visible ASCII"),
+        ("IAC_MCP_SIGNING_KEY", "short-key", "at least 32"),
+        ("IAC_MCP_HTTP_TOKENS", "a-short-token", "at least 32"),
+    ],
+)
+def test_weak_or_malformed_secrets_are_refused_without_echoing_them(variable: str, value: str, words: str) -> None:
+    done = run("serve", "--sandbox", env={variable: value})
+    assert done.returncode == 2, done.stderr
+    assert variable in done.stderr and words in done.stderr
+    assert value not in done.stderr and "X-Injected" not in done.stderr
+
+
+def test_plain_http_to_a_remote_genesys_and_long_unknown_regions_are_refused() -> None:
+    done = run("check", env={"GENESYSCLOUD_API_REGION": "http://api.mypurecloud.ie", "GENESYSCLOUD_ACCESS_TOKEN": "t" * 40})
+    assert done.returncode == 2 and "in clear" in done.stderr
+    pasted = "x" * 60
+    done = run("check", env={"GENESYSCLOUD_REGION": pasted, "GENESYSCLOUD_ACCESS_TOKEN": "t" * 40})
+    assert done.returncode == 2 and "a value of 60 characters" in done.stderr and pasted not in done.stderr
+
+
+def test_proxy_headers_without_tokens_are_refused() -> None:
+    done = run("serve", "--sandbox", "--http", "--proxy-headers")
+    assert done.returncode == 2 and "proxy headers" in done.stderr

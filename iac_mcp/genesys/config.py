@@ -8,6 +8,7 @@ error, `repr()` or `str()` of the configuration.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -135,9 +136,17 @@ def region_domain(region: str) -> str:
     if "." in domain and _DOMAIN.match(domain):
         return domain
     raise ConfigurationError(
-        f"Unknown Genesys Cloud region {region.strip()!r} in {ENV_REGION}: use one of "
+        f"Unknown Genesys Cloud region {_named(region.strip())} in {ENV_REGION}: use one of "
         f"{', '.join(REGIONS)}, or a domain such as mypurecloud.ie."
     )
+
+
+_LONGEST_REGION = max(map(len, REGIONS))
+
+
+def _named(value: str) -> str:
+    """A value quoted in an error only when it is short enough to be a region id, not a pasted secret."""
+    return repr(value) if len(value) <= _LONGEST_REGION and value.isascii() else f"(a value of {len(value)} characters)"
 
 
 def validate_base_url(url: str, *, variable: str) -> str:
@@ -160,11 +169,23 @@ def _base_url_problem(url: str) -> str | None:
         return "it must not hold credentials"
     if not parts.hostname:
         return "it has no host"
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        return "plain http:// is only for a local sandbox on loopback: the client secret would travel in clear"
     if parts.path not in ("", "/"):
         return "it must not have a path (the client adds /api/v2/...)"
     if parts.query or parts.fragment:
         return "it must not have a query or fragment"
     return None
+
+
+def _is_loopback(host: str) -> bool:
+    """Loopback, or a `.invalid` name (RFC 6761: never resolves, so only an in-process transport reaches it)."""
+    if host == "localhost" or host.endswith(".invalid"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def login_base_for(api_base: str) -> str:

@@ -58,7 +58,13 @@ def is_loopback(host: str) -> bool:
 
 
 def check_exposure(settings: Settings, tokens: tuple[str, ...]) -> None:
-    """Refuse to serve beyond loopback without tokens, unless explicitly told to."""
+    """Refuse to serve beyond loopback without tokens, unless explicitly told to; never
+    trust proxy headers without tokens (behind a proxy every peer looks like loopback)."""
+    if not tokens and (settings.proxy_headers or settings.forwarded_allow_ips):
+        raise ConfigurationError(
+            f"Refusing to trust proxy headers without authentication: behind a proxy every caller looks local. "
+            f"Set {_TOKENS}, or drop --proxy-headers/--forwarded-allow-ips."
+        )
     if tokens:
         log.info("Bearer-token authentication on %s (%d token(s))", MCP_PATH, len(tokens))
     elif is_loopback(settings.host):
