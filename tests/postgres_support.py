@@ -42,18 +42,23 @@ def postgres_cluster() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres")
     data = directory / "data"
-    subprocess.run(_as_postgres(initdb, "-D", str(data), "-A", "trust", "-U", "test"), check=True, capture_output=True, timeout=120)
+    log = directory / "log"
     options = f"-p {PORT} -k {directory} -c listen_addresses='' -c fsync=off -c max_connections=200"
-    subprocess.run(
-        _as_postgres(pg_ctl, "-D", str(data), "-l", str(directory / "log"), "-o", options, "-w", "start"),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    for command in (
+        [initdb, "-D", str(data), "-A", "trust", "-U", "test"],
+        [pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "start"],
+    ):
+        done = subprocess.run(_as_postgres(*command), check=False, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            server_log = log.read_text(errors="replace") if log.exists() else ""
+            shutil.rmtree(directory, ignore_errors=True)
+            pytest.fail(f"{Path(command[0]).name} failed ({done.returncode}):\n{done.stdout}{done.stderr}{server_log}")
     try:
         yield str(directory)
     finally:
-        subprocess.run(_as_postgres(pg_ctl, "-D", str(data), "-m", "immediate", "stop"), capture_output=True, timeout=60)
+        subprocess.run(
+            _as_postgres(pg_ctl, "-D", str(data), "-m", "immediate", "stop"), check=False, capture_output=True, timeout=60
+        )
         shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -3,7 +3,7 @@ identity Genesys knows us by, and the audit trail (SQLite by default, PostgreSQL
 
 from iac_mcp.ledger.records import Attempt, AuditRecord, PlanRecord, PlanUse
 from iac_mcp.ledger.store import Ledger
-from iac_mcp.ledger.urls import LedgerConfigError, default_database_url, display_url, normalize_database_url
+from iac_mcp.ledger.urls import LedgerConfigError, default_database_url, display_url, normalize_database_url, parse_database_url
 
 __all__ = [
     "Attempt",
@@ -15,4 +15,5 @@ __all__ = [
     "default_database_url",
     "display_url",
     "normalize_database_url",
+    "parse_database_url",
 ]

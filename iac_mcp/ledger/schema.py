@@ -1,7 +1,13 @@
-"""The ledger's tables (schema version 1). Every guard is a primary key: two writers racing
-to insert the same row get one success and one conflict, on SQLite and PostgreSQL alike."""
+"""The ledger's tables (schema version 1) and how a ledger reaches this version.
+
+Every guard is a primary key: two writers racing to insert the same row get one success and
+one conflict, on SQLite and PostgreSQL alike. Times are seconds since the epoch (UTC), which
+both back ends store and compare the same way.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
@@ -10,6 +16,7 @@ SCHEMA_VERSION = 1
 metadata = sa.MetaData()
 
 schema_version = sa.Table("schema_version", metadata, sa.Column("version", sa.Integer, primary_key=True))
+"""One row per version the ledger went through; the highest is the version it has."""
 
 submitters = sa.Table(
     "submitters",
@@ -83,3 +90,37 @@ audit = sa.Table(
     sa.Column("status", sa.String(40)),
     sa.Column("note", sa.Text),
 )
+
+
+Migration = Callable[[sa.Connection], None]
+
+MIGRATIONS: dict[int, Migration] = {}
+"""`MIGRATIONS[n]` turns a version-n ledger into version n + 1. Empty: version 1 is the first."""
+
+
+def installed_version(db: sa.Connection) -> int | None:
+    """The ledger's schema version, or None for a database it has never been in."""
+    if not sa.inspect(db).has_table(schema_version.name):
+        return None
+    found = db.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+    return int(found) if found is not None else None
+
+
+def create(db: sa.Connection) -> None:
+    """Lay out the current schema in a database the ledger has never been in."""
+    metadata.create_all(db)
+    db.execute(sa.insert(schema_version).values(version=SCHEMA_VERSION))
+
+
+def upgrade(db: sa.Connection, found: int) -> None:
+    """Bring a ledger of an older version up to `SCHEMA_VERSION`, one step at a time.
+
+    Runs in the caller's transaction, under its lock, so that a failed step leaves the
+    ledger at the version it had (PostgreSQL and SQLite both roll DDL back).
+    """
+    for version in range(found, SCHEMA_VERSION):
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise LookupError(f"no migration from schema version {version}")
+        step(db)
+        db.execute(sa.insert(schema_version).values(version=version + 1))

@@ -1,8 +1,9 @@
 """The ledger: the server's own durable state, shared by every worker and replica.
 
 One code path for SQLite (the embedded default) and PostgreSQL (fleets), through
-SQLAlchemy's async Core. Every write that guards a submission is an insert-if-absent on a
-primary key, so that of two replicas racing for one plan or one job exactly one wins.
+SQLAlchemy's async Core. Every write that guards a submission is one insert-if-absent on a
+primary key (`INSERT … ON CONFLICT DO NOTHING`), never a read then a write, so that of two
+processes racing for one plan or one job exactly one wins; the losers read the winner's row.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,20 +20,31 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from iac_mcp.ledger import schema
-from iac_mcp.ledger.records import Attempt, AuditRecord, PlanRecord, PlanState, PlanUse
-from iac_mcp.ledger.urls import LedgerConfigError, display_url, normalize_database_url
+from iac_mcp.ledger.records import OUTCOMES, Attempt, AuditRecord, PlanRecord, PlanState, PlanUse, require_aware
+from iac_mcp.ledger.urls import DATABASE_URL_ENV, LedgerConfigError, display_url, parse_database_url
 
 log = logging.getLogger("iac_mcp.ledger")
 
 RIVAL_WINDOW = timedelta(minutes=10)
-"""Unfinished attempts older than this (a process died mid-POST) no longer block reconciliation."""
+"""An unfinished attempt older than this is presumed dead (its process stopped mid-POST): it no
+longer blocks reconciliation, and it counts as in doubt."""
 
 SQLITE_BUSY_MS = 15_000
 """How long a SQLite writer waits for another process's transaction before failing."""
+
+CONNECT_TIMEOUT_S = 10.0
+"""How long opening a PostgreSQL connection may take: an unreachable host fails start-up soon."""
+
+SCHEMA_LOCK_KEY = 0x1AC_3C9
+"""PostgreSQL advisory lock held while one process checks or lays out the schema."""
+
+PLAN_RETRIES = 10
+"""How often `consume_plan` looks again when the plan is released between its insert and its read."""
 
 
 def _epoch(moment: datetime) -> float:
@@ -54,22 +67,30 @@ class Ledger:
 
     @classmethod
     async def open(cls, url: str) -> Ledger:
-        """Connect, create the schema on first use, and refuse a schema newer than this code."""
-        parsed = normalize_database_url(url)
+        """Connect, create the schema on first use, and refuse a schema newer than this code.
+
+        Any failure is a `LedgerConfigError` naming the URL with its password masked.
+        """
+        parsed = parse_database_url(url)
         if parsed.get_backend_name() == "sqlite":
-            Path(parsed.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise LedgerConfigError(
+                    f"The ledger's directory cannot be created ({error.strerror}): check {DATABASE_URL_ENV}."
+                ) from None
             engine = create_async_engine(parsed, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_async_engine(parsed, pool_pre_ping=True)
+            engine = create_async_engine(parsed, pool_pre_ping=True, connect_args={"timeout": CONNECT_TIMEOUT_S})
         ledger = cls(engine)
         try:
             await ledger._migrate()
-        except (OperationalError, DBAPIError, OSError) as error:
+        except (DBAPIError, OSError) as error:
             await engine.dispose()
             raise LedgerConfigError(
-                f"The ledger at {ledger.url_for_display} cannot be opened ({type(error).__name__}): check "
-                "IAC_MCP_DATABASE_URL and that the database is reachable."
+                f"The ledger at {ledger.url_for_display} cannot be opened ({_reason(error, parsed)}): check "
+                f"{DATABASE_URL_ENV} and that the database is reachable."
             ) from None
         except BaseException:
             await engine.dispose()
@@ -80,36 +101,58 @@ class Ledger:
         await self._engine.dispose()
 
     async def _migrate(self) -> None:
-        for attempt in range(3):
+        """Create, check or upgrade the schema, one process at a time."""
+        async with self._schema_lock() as db:
+            found = await db.run_sync(schema.installed_version)
+            if found is None:
+                await db.run_sync(schema.create)
+                log.info("Created the ledger's schema (version %d) at %s", schema.SCHEMA_VERSION, self.url_for_display)
+            elif found > schema.SCHEMA_VERSION:
+                raise LedgerConfigError(
+                    f"The ledger at {self.url_for_display} has schema version {found}, newer than this release "
+                    f"understands ({schema.SCHEMA_VERSION}): upgrade iac-mcp, or point {DATABASE_URL_ENV} at another database."
+                )
+            elif found < schema.SCHEMA_VERSION:
+                try:
+                    await db.run_sync(schema.upgrade, found)
+                except LookupError:
+                    raise LedgerConfigError(
+                        f"The ledger at {self.url_for_display} has schema version {found}, which this release cannot "
+                        f"upgrade to {schema.SCHEMA_VERSION}."
+                    ) from None
+                log.info("Upgraded the ledger at %s from version %d to %d", self.url_for_display, found, schema.SCHEMA_VERSION)
+
+    @asynccontextmanager
+    async def _schema_lock(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that holds the database's schema lock: workers starting together on a
+        fresh database would otherwise race to create the same tables."""
+        if self._engine.dialect.name != "sqlite":
+            async with self._engine.begin() as db:
+                await db.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+                yield db
+            return
+        # The sqlite3 module does not begin a transaction before DDL: take the write lock by hand.
+        async with self._engine.connect() as connection:
+            db = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await db.exec_driver_sql("BEGIN IMMEDIATE")
             try:
-                async with self._engine.begin() as db:
-                    await db.run_sync(schema.metadata.create_all, checkfirst=True)
-                    found = (await db.execute(sa.select(sa.func.max(schema.schema_version.c.version)))).scalar()
-                    if found is None:
-                        await self._insert_if_absent(db, schema.schema_version, version=schema.SCHEMA_VERSION)
-                    elif found > schema.SCHEMA_VERSION:
-                        raise LedgerConfigError(
-                            f"The ledger at {self.url_for_display} has schema version {found}, newer than this "
-                            f"release understands ({schema.SCHEMA_VERSION}): upgrade iac-mcp, or point "
-                            "IAC_MCP_DATABASE_URL at another database."
-                        )
-                    # Versions older than SCHEMA_VERSION would be migrated here, one step each.
-                return
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-                # Another process created the schema at the same moment: look again.
+                yield db
+            except BaseException:
+                await db.exec_driver_sql("ROLLBACK")
+                raise
+            await db.exec_driver_sql("COMMIT")
 
     # --- Identity ---------------------------------------------------------------------
 
     async def submitter(self, org: str) -> str | None:
+        """The Genesys identity our submissions to `org` carry, once one answer told us."""
         async with self._engine.connect() as db:
             query = sa.select(schema.submitters.c.submitter_id).where(schema.submitters.c.org == org)
             value = (await db.execute(query)).scalar()
         return str(value) if value is not None else None
 
     async def remember_submitter(self, org: str, submitter_id: str) -> str:
-        """Keep the first identity learned for `org`; returns the one stored."""
+        """Keep the first identity learned for `org`; returns the one stored (maybe another replica's)."""
         async with self._engine.begin() as db:
             await self._insert_if_absent(db, schema.submitters, org=org, submitter_id=submitter_id, learned_at=time.time())
         return await self.submitter(org) or submitter_id
@@ -119,42 +162,57 @@ class Ledger:
     async def consume_plan(
         self, org: str, plan_job_id: str, *, attempt_id: str, accelerator_id: str, parameters_hash: str
     ) -> PlanUse:
-        """Atomically reserve the plan for this attempt; every other attempt gets the record."""
-        now = time.time()
-        async with self._engine.begin() as db:
-            won = await self._insert_if_absent(
-                db,
-                schema.plans,
-                org=org,
-                plan_job_id=plan_job_id,
-                state="sending",
-                attempt_id=attempt_id,
-                accelerator_id=accelerator_id,
-                parameters_hash=parameters_hash,
-                started_at=now,
-                updated_at=now,
-            )
-        record = await self.plan_record(org, plan_job_id)
-        assert record is not None
-        return PlanUse(consumed=won, record=record)
+        """Atomically reserve the plan for this attempt's real run (state "sending").
 
-    async def mark_plan_backed(self, org: str, plan_job_id: str, *, attempt_id: str, job_id: str) -> None:
-        await self._set_plan(org, plan_job_id, attempt_id, state="backed", job_id=job_id)
+        Exactly one attempt, in any process sharing the ledger, gets `consumed=True`; every
+        other gets the record of the one that holds it.
+        """
+        for _ in range(PLAN_RETRIES):
+            now = time.time()
+            async with self._engine.begin() as db:
+                won = await self._insert_if_absent(
+                    db,
+                    schema.plans,
+                    org=org,
+                    plan_job_id=plan_job_id,
+                    state="sending",
+                    attempt_id=attempt_id,
+                    accelerator_id=accelerator_id,
+                    parameters_hash=parameters_hash,
+                    started_at=now,
+                    updated_at=now,
+                )
+            record = await self.plan_record(org, plan_job_id)
+            if record is not None:
+                return PlanUse(consumed=won, record=record)
+            # The holder released the plan between our insert and our read: it is free, try again.
+        raise RuntimeError(f"the plan {plan_job_id} was consumed and released {PLAN_RETRIES} times while this attempt tried")
 
-    async def mark_plan_in_doubt(self, org: str, plan_job_id: str, *, attempt_id: str, reason: str) -> None:
-        await self._set_plan(org, plan_job_id, attempt_id, state="in_doubt", reason=reason)
+    async def mark_plan_backed(self, org: str, plan_job_id: str, *, attempt_id: str, job_id: str) -> bool:
+        """The holder's run is this job (created, or found by reconciliation). True if recorded."""
+        return await self._set_plan(org, plan_job_id, attempt_id, ("sending", "in_doubt"), state="backed", job_id=job_id)
 
-    async def release_plan(self, org: str, plan_job_id: str, *, attempt_id: str) -> None:
-        """The POST surely never reached Genesys: the plan may back a run again."""
+    async def mark_plan_in_doubt(self, org: str, plan_job_id: str, *, attempt_id: str, reason: str) -> bool:
+        """The holder's POST may have reached Genesys: the plan stays reserved, never released."""
+        return await self._set_plan(org, plan_job_id, attempt_id, ("sending", "in_doubt"), state="in_doubt", reason=reason)
+
+    async def release_plan(self, org: str, plan_job_id: str, *, attempt_id: str) -> bool:
+        """The POST surely never reached Genesys: the plan may back a run again.
+
+        Only the attempt holding the plan can release it, and only while it is "sending": a
+        run in doubt or backed keeps its plan for good. True when this call released it.
+        """
         plans = schema.plans.c
         async with self._engine.begin() as db:
-            await db.execute(
+            result = await db.execute(
                 sa.delete(schema.plans).where(
                     plans.org == org, plans.plan_job_id == plan_job_id, plans.attempt_id == attempt_id, plans.state == "sending"
                 )
             )
+        return bool(result.rowcount)
 
     async def plan_record(self, org: str, plan_job_id: str) -> PlanRecord | None:
+        """How the plan was used, or None while no real run was sent with it."""
         plans = schema.plans.c
         async with self._engine.connect() as db:
             row = (await db.execute(sa.select(schema.plans).where(plans.org == org, plans.plan_job_id == plan_job_id))).first()
@@ -167,20 +225,29 @@ class Ledger:
             job_id=row.job_id,
             started_at=_moment(row.started_at),
             updated_at=_moment(row.updated_at),
+            accelerator_id=row.accelerator_id,
+            parameters_hash=row.parameters_hash,
+            reason=row.reason,
         )
 
-    async def _set_plan(self, org: str, plan_job_id: str, attempt_id: str, **values: Any) -> None:
+    async def _set_plan(self, org: str, plan_job_id: str, attempt_id: str, states: tuple[str, ...], **values: Any) -> bool:
+        """Move the holder's plan forward from one of `states`; a backed plan never moves back."""
         plans = schema.plans.c
         async with self._engine.begin() as db:
-            await db.execute(
+            result = await db.execute(
                 sa.update(schema.plans)
-                .where(plans.org == org, plans.plan_job_id == plan_job_id, plans.attempt_id == attempt_id)
+                .where(
+                    plans.org == org, plans.plan_job_id == plan_job_id, plans.attempt_id == attempt_id, plans.state.in_(states)
+                )
                 .values(updated_at=time.time(), **values)
             )
+        return bool(result.rowcount)
 
     # --- Attempts and claims ----------------------------------------------------------
 
     async def begin_attempt(self, attempt: Attempt) -> None:
+        """Record the attempt before its POST is sent, so that a crash leaves a trace."""
+        require_aware("Attempt.started_at", attempt.started_at)
         async with self._engine.begin() as db:
             await db.execute(
                 sa.insert(schema.attempts).values(
@@ -196,6 +263,9 @@ class Ledger:
             )
 
     async def finish_attempt(self, attempt_id: str, *, outcome: str, job_id: str | None, note: str | None = None) -> None:
+        """Record how the attempt ended: created, found, unknown, refused or failed."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}, got {outcome!r}")
         async with self._engine.begin() as db:
             await db.execute(
                 sa.update(schema.attempts)
@@ -204,9 +274,18 @@ class Ledger:
             )
 
     async def attempts_in_doubt(self, org: str) -> list[Attempt]:
-        """Attempts whose outcome stayed unknown, newest first."""
+        """Attempts that may have created a job nobody reported, newest first: those whose
+        outcome was unknown, and those that never finished within `RIVAL_WINDOW` (their
+        process stopped mid-POST)."""
         rows = schema.attempts.c
-        query = sa.select(schema.attempts).where(rows.org == org, rows.outcome == "unknown").order_by(rows.started_at.desc())
+        stale = time.time() - RIVAL_WINDOW.total_seconds()
+        query = (
+            sa.select(schema.attempts)
+            .where(
+                rows.org == org, sa.or_(rows.outcome == "unknown", sa.and_(rows.finished_at.is_(None), rows.started_at < stale))
+            )
+            .order_by(rows.started_at.desc())
+        )
         async with self._engine.connect() as db:
             found = (await db.execute(query)).all()
         return [
@@ -224,7 +303,8 @@ class Ledger:
         ]
 
     async def rivals(self, org: str, accelerator_id: str, dry_run: bool, *, attempt_id: str) -> int:
-        """Other unfinished attempts of the same accelerator and flag, started recently."""
+        """Other unfinished attempts of the same accelerator and flag, started within
+        `RIVAL_WINDOW`: their jobs would be indistinguishable from this attempt's."""
         rows = schema.attempts.c
         since = time.time() - RIVAL_WINDOW.total_seconds()
         query = sa.select(sa.func.count()).where(
@@ -246,6 +326,7 @@ class Ledger:
             )
 
     async def claimed(self, org: str, job_ids: Iterable[str]) -> set[str]:
+        """Which of these jobs some attempt already claimed."""
         ids = list(job_ids)
         if not ids:
             return set()
@@ -257,6 +338,7 @@ class Ledger:
     # --- Audit ------------------------------------------------------------------------
 
     async def audit(self, record: AuditRecord) -> int:
+        """Append the record (its `id` is ignored); returns the id it got."""
         async with self._engine.begin() as db:
             result = await db.execute(
                 sa.insert(schema.audit).values(
@@ -276,20 +358,29 @@ class Ledger:
                     note=record.note,
                 )
             )
-            key = result.inserted_primary_key
-        return int(key[0]) if key else 0
+        key = result.inserted_primary_key
+        assert key is not None, "an INSERT of one row has a primary key"
+        return int(key[0])
 
-    async def record_job_status(self, org: str, job_id: str, status: str) -> None:
-        """The status a later call saw: written onto the outcome records of that job."""
+    async def record_job_status(self, org: str, job_id: str, status: str) -> int:
+        """The status a later call saw, written onto the "outcome" records of that job.
+
+        Updated in place rather than appended: the trail keeps one outcome per submission
+        however often the job is polled, and that outcome shows the latest status known.
+        "attempt" records keep what was known when they were written. Returns how many
+        records changed.
+        """
         rows = schema.audit.c
         async with self._engine.begin() as db:
-            await db.execute(
+            result = await db.execute(
                 sa.update(schema.audit)
                 .where(rows.org == org, rows.job_id == job_id, rows.kind == "outcome", rows.status.is_distinct_from(status))
                 .values(status=status)
             )
+        return int(result.rowcount)
 
     async def recent_audit(self, *, since: datetime | None = None, limit: int = 50) -> list[AuditRecord]:
+        """The newest records first, at most `limit` (1 to 10,000); a naive `since` is read as UTC."""
         rows = schema.audit.c
         query = sa.select(schema.audit).order_by(rows.id.desc()).limit(max(1, min(limit, 10_000)))
         if since is not None:
@@ -328,9 +419,20 @@ class Ledger:
         return bool(result.rowcount)
 
 
+def _reason(error: BaseException, url: URL) -> str:
+    """The driver's own words, first line only, with the password (if any) masked for safety."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    text = next(iter(str(cause).strip().splitlines()), "")[:300]
+    if url.password:
+        text = text.replace(str(url.password), "***")
+    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+
+
 def _sqlite_pragmas(connection: Any, _: Any) -> None:
-    """WAL lets readers and one writer work at once across processes; wait rather than fail."""
+    """Wait for other processes' locks rather than fail; WAL lets readers and one writer work at
+    once across processes. `synchronous=FULL`: a consumed plan must survive a power cut."""
     cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
