@@ -17,7 +17,7 @@ from iac_mcp.genesys import (
     RetryPolicy,
     ServerError,
 )
-from iac_mcp.genesys.errors import error_from_response, parse_retry_after
+from iac_mcp.genesys.errors import ConflictError, UnsupportedMediaError, error_from_response, parse_retry_after
 from iac_mcp.genesys.ids import validate_id
 from iac_mcp.genesys.models import AcceleratorList, parse_job_history
 

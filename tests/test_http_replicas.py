@@ -48,19 +48,25 @@ class RoundRobin(httpx2.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+def replica_env(sandbox_url: str, database_url: str, **extra: str) -> dict[str, str]:
+    """What every replica shares: the upstream, the signing key, the tokens, the ledger."""
+    return {
+        "GENESYSCLOUD_API_REGION": sandbox_url,
+        "GENESYSCLOUD_OAUTHCLIENT_ID": DEFAULT_CLIENT_ID,
+        "GENESYSCLOUD_OAUTHCLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+        "IAC_MCP_SIGNING_KEY": SIGNING_SECRET,
+        "IAC_MCP_HTTP_TOKENS": TOKEN,
+        "IAC_MCP_DATABASE_URL": database_url,
+        **extra,
+    }
+
+
 @pytest.fixture
 def replicas(tmp_path: Path) -> Iterator[list[int]]:
     """Two `iac-mcp serve --http` processes over one sandbox served on real HTTP."""
     with ExitStack() as stack:
         sandbox_url = stack.enter_context(running_sandbox(SandboxSettings(job_duration=1)))
-        env = {
-            "GENESYSCLOUD_API_REGION": sandbox_url,
-            "GENESYSCLOUD_OAUTHCLIENT_ID": DEFAULT_CLIENT_ID,
-            "GENESYSCLOUD_OAUTHCLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-            "IAC_MCP_SIGNING_KEY": SIGNING_SECRET,
-            "IAC_MCP_HTTP_TOKENS": TOKEN,
-            "IAC_MCP_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
-        }
+        env = replica_env(sandbox_url, f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
         ports = [free_port(), free_port()]
         for port in ports:
             stack.enter_context(
@@ -92,15 +98,7 @@ async def test_100_real_runs_from_10_plans_on_two_replicas_sharing_postgresql(po
     outcomes: list[tuple[str, str | None]] = []
     with ExitStack() as stack:
         sandbox_url = stack.enter_context(running_sandbox(app=app))
-        env = {
-            "GENESYSCLOUD_API_REGION": sandbox_url,
-            "GENESYSCLOUD_OAUTHCLIENT_ID": DEFAULT_CLIENT_ID,
-            "GENESYSCLOUD_OAUTHCLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-            "IAC_MCP_SIGNING_KEY": SIGNING_SECRET,
-            "IAC_MCP_HTTP_TOKENS": TOKEN,
-            "IAC_MCP_DATABASE_URL": postgres_url,
-            "IAC_MCP_CONSENT": "plan-token",
-        }
+        env = replica_env(sandbox_url, postgres_url, IAC_MCP_CONSENT="plan-token")
         urls = []
         for _ in range(2):
             port = free_port()
