@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from iac_mcp import __version__
 from iac_mcp.genesys.errors import ConfigurationError, GenesysError, PermissionDeniedError
 from iac_mcp.ledger import display_url
+from iac_mcp.logic.redaction import mask_values
 from iac_mcp.settings import ENVIRONMENT_VARIABLES, ConsentPolicy, LogLevel, Mode, Settings, load_settings
 from iac_mcp.upstream import database_url, open_ledger, open_upstream
 
@@ -193,7 +194,7 @@ def check(settings: Settings) -> int:
                 missing = ", ".join(error.missing_permissions) or "unknown"
                 return 1, f"the OAuth client lacks a permission: {missing}"
             except GenesysError as error:
-                return 1, str(error)
+                return 1, mask_values(str(error), client.credentials())
             lifetime = client.auth.token_lifetime
             report["token lifetime"] = f"{lifetime:.0f} s" if lifetime is not None else "unknown (a ready token)"
             report["catalogue"] = f"{page.total if page.total is not None else len(page.entities)} accelerator(s)"

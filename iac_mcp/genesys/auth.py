@@ -39,6 +39,7 @@ class StaticToken(httpx.Auth):
 
     def __init__(self, access_token: str) -> None:
         self._header = f"Bearer {access_token}"
+        self.current_token = access_token
 
     def __repr__(self) -> str:
         return "StaticToken()"
@@ -77,6 +78,10 @@ class ClientCredentials(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"ClientCredentials(url={self._url!r})"
+
+    @property
+    def current_token(self) -> str | None:
+        return self._cached.value if self._cached else None
 
     @property
     def token_lifetime(self) -> float | None:

@@ -7,6 +7,7 @@ typed errors of `iac_mcp.genesys.errors`. See `retry` for what is resent and whe
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -96,6 +97,14 @@ class IacClient:
 
     def __repr__(self) -> str:
         return f"IacClient(api_base={self.config.api_base!r})"
+
+    def credentials(self) -> tuple[str, ...]:
+        """Every secret this client holds (client secret, ready or current token), for masking
+        any text that came from upstream: an error body may echo them."""
+        pair = f"{self.config.client_id}:{self.config.client_secret}" if self.config.client_secret else None
+        basic = base64.b64encode(pair.encode()).decode("ascii") if pair else None
+        held = (self.config.client_secret, basic, self.config.access_token, self.auth.current_token)
+        return tuple(value for value in held if value)
 
     async def __aenter__(self) -> Self:
         return self

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from iac_mcp.genesys.errors import GenesysError
 from iac_mcp.genesys.ids import MAX_ID_LENGTH
+from iac_mcp.logic.redaction import mask_values
 from iac_mcp.server.errors import describe_error
 from iac_mcp.server.services import Services
 from iac_mcp.vocabulary import ToolName
@@ -63,9 +64,22 @@ def guarded(handler: Callable[P, Awaitable[R]], action: str, *, subject: Subject
             return await handler(*args, **kwargs)
         except GenesysError as error:
             arguments = signature.bind_partial(*args, **kwargs).arguments
-            raise ToolError(describe_error(action.format_map(_Blank(arguments)), error, subject=subject)) from error
+            message = describe_error(action.format_map(_Blank(arguments)), error, subject=subject)
+            raise ToolError(_masked(message, arguments)) from error
+        except ToolError as error:  # ours, but it may quote an upstream cause
+            arguments = signature.bind_partial(*args, **kwargs).arguments
+            raise ToolError(_masked(str(error), arguments)) from error.__cause__
 
     return boundary
+
+
+def _masked(message: str, arguments: dict[str, Any]) -> str:
+    """Upstream text may echo a credential or a secret the call carried: mask them all."""
+    ctx = next((value for value in arguments.values() if isinstance(value, Context)), None)
+    if ctx is None:
+        return message
+    state = services(ctx)
+    return mask_values(message, (*state.client.credentials(), *state.secrets))
 
 
 class _Blank(dict[str, Any]):
