@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from iac_mcp.genesys.models import AcceleratorList, AcceleratorMetadata, AcceleratorSpecification
 from iac_mcp.logic.forms import Parameter, ParameterForm, form_from_spec, json_schema
 from iac_mcp.logic.redaction import MASK
-from iac_mcp.logic.text import first_sentences
+from iac_mcp.logic.text import first_sentences, link, plain
 from iac_mcp.vocabulary import ToolName
 
 
@@ -36,15 +36,30 @@ class AcceleratorPage(BaseModel):
     has_next_page: bool
 
 
+def _line(text: str | None) -> str | None:
+    """Untrusted catalogue text for one line (names, labels, tags): no hidden characters, no newlines."""
+    return None if text is None else plain(text, newlines=False)
+
+
+def _lines(texts: list[str]) -> list[str]:
+    return [plain(t, newlines=False) for t in texts]
+
+
+def _prose(text: str | None) -> str | None:
+    """Untrusted catalogue prose (descriptions): no hidden characters; its newlines stay."""
+    return None if text is None else plain(text)
+
+
 def entry(meta: AcceleratorMetadata) -> AcceleratorEntry:
+    """A listing entry. Community and Partner texts are third-party: they reach the agent plain."""
     return AcceleratorEntry(
         id=meta.id,
-        name=meta.name,
-        type=meta.type,
-        origin=meta.origin,
-        classification=meta.classification,
-        tags=meta.tags,
-        description=first_sentences(meta.description),
+        name=plain(meta.name, newlines=False),
+        type=_line(meta.type),
+        origin=_line(meta.origin),
+        classification=_line(meta.classification),
+        tags=_lines(meta.tags),
+        description=first_sentences(plain(meta.description or "")),
     )
 
 
@@ -109,25 +124,46 @@ class AcceleratorDescription(BaseModel):
     creates: list[CreatedResource] = Field(default_factory=list, description="Resources a run creates.")
 
 
+def _shown(p: Parameter) -> Parameter:
+    """A parameter as the agent sees it: plain texts, a safe help link, a sensitive default masked.
+
+    Its name, allowed values and default stay as they are: they are what submit-job takes.
+    """
+    update: dict[str, Any] = {
+        "display_name": _line(p.display_name),
+        "description": _prose(p.description),
+        "help_url": link(p.help_url),
+        "page": _line(p.page),
+    }
+    if p.sensitive and p.default is not None:
+        update["default"] = MASK
+    return p.model_copy(update=update)
+
+
 def describe(spec: AcceleratorSpecification, form: ParameterForm | None = None) -> AcceleratorDescription:
+    """Everything about one accelerator. Its texts are third-party: they reach the agent plain,
+    and only http(s) documentation and help links are kept."""
     form = form or form_from_spec(spec)
     return AcceleratorDescription(
         id=spec.id,
-        name=spec.name,
-        description=spec.description,
-        type=spec.type,
-        origin=spec.origin,
-        classification=spec.classification,
-        tags=spec.tags,
-        parameters=[
-            p.model_copy(update={"default": MASK}) if p.sensitive and p.default is not None else p for p in form.parameters
-        ],
+        name=plain(spec.name, newlines=False),
+        description=_prose(spec.description),
+        type=_line(spec.type),
+        origin=_line(spec.origin),
+        classification=_line(spec.classification),
+        tags=_lines(spec.tags),
+        parameters=[_shown(p) for p in form.parameters],
         parameters_schema=json_schema(form),
-        permissions=spec.permissions,
-        products=spec.products,
-        documentation=[DocumentationLink(description=d.description, url=d.location) for d in spec.documentation],
+        permissions=_lines(spec.permissions),
+        products=_lines(spec.products),
+        documentation=[
+            DocumentationLink(description=_line(d.description), url=url)
+            for d in spec.documentation
+            if (url := link(d.location)) is not None
+        ],
         creates=[
-            CreatedResource(type=e.type, description=e.description) for e in (spec.results.entities if spec.results else [])
+            CreatedResource(type=_line(e.type), description=_prose(e.description))
+            for e in (spec.results.entities if spec.results else [])
         ],
     )
 

@@ -66,3 +66,24 @@ def capped(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: max(0, limit - 24)] + f"… [{len(text) - limit + 24} more]"
+
+
+_LINK_SCHEMES = ("https", "http")
+
+
+def link(url: str | None) -> str | None:
+    """An untrusted link kept only when it is a plain `https://` or `http://` URL, else None.
+
+    `javascript:`, `data:`, `file:` and every other scheme are dropped, and so is a URL that
+    still holds whitespace once invisible characters are gone (`java\\tscript:` is
+    `javascript:` to a browser).
+    """
+    if not url:
+        return None
+    cleaned = plain(url).strip()
+    if not cleaned or any(c.isspace() for c in cleaned):
+        return None
+    scheme, separator, rest = cleaned.partition("://")
+    if not separator or scheme.lower() not in _LINK_SCHEMES or not rest or rest[0] in "/\\":
+        return None
+    return cleaned

@@ -23,8 +23,10 @@ import uvicorn
 from mcp.server.request_state import RequestStateSecurity
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from iac_mcp import __version__
 from iac_mcp.genesys.errors import ConfigurationError
@@ -110,6 +112,41 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
     )
 
 
+def header_allowed(value: str, allowed: list[str]) -> bool:
+    """Whether a Host or Origin value is one of `allowed`, where `name:*` means `name` with a numeric port.
+
+    mcp matches `name:*` by prefix, so `localhost:8000.evil.example` or `localhost:8000@evil.example`
+    would pass as "localhost with some port". Here the port must be 1 to 5 digits and end the value.
+    """
+    if value in allowed:
+        return True
+    base, colon, port = value.rpartition(":")
+    return bool(colon) and port.isascii() and port.isdigit() and len(port) <= 5 and f"{base}:*" in allowed
+
+
+class ExactHostGuard:
+    """ASGI wrapper: under `path`, a Host (421) or Origin (403) that is not exactly ours is refused
+    before mcp's own, prefix-matching check sees it. A missing Host or Origin is left to mcp."""
+
+    def __init__(self, app: ASGIApp, security: TransportSecuritySettings, path: str) -> None:
+        self._app = app
+        self._security = security
+        self._path = path.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == self._path or path.startswith(self._path + "/")):
+            headers = Headers(scope=scope)
+            host, origin = headers.get("host"), headers.get("origin")
+            if host and not header_allowed(host, self._security.allowed_hosts):
+                await Response("Invalid Host header", status_code=421)(scope, receive, send)
+                return
+            if origin and not header_allowed(origin, self._security.allowed_origins):
+                await Response("Invalid Origin header", status_code=403)(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
+
+
 def request_state_security(settings: Settings) -> RequestStateSecurity | None:
     """Seal mcp's `request_state` with a key every replica derives from `IAC_MCP_SIGNING_KEY`.
 
@@ -143,13 +180,15 @@ def create_app(
         connect, settings, ledger=ledger, signing_key=signing_key, request_state_security=request_state_security(settings)
     )
     server.custom_route(HEALTH_PATH, methods=["GET"])(healthz)
+    security = transport_security(settings)
     app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         stateless_http=not settings.stateful,
-        transport_security=transport_security(settings),
+        transport_security=security,
         max_request_body_size=settings.max_body_bytes,
         host=settings.host,
     )
+    app.add_middleware(ExactHostGuard, security=security, path=MCP_PATH)
     if tokens:
         app.add_middleware(BearerGuard, verifier=StaticTokenVerifier(list(tokens)), path=MCP_PATH)
     return app
