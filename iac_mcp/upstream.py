@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -31,10 +32,16 @@ SANDBOX_ORIGIN = "http://sandbox.iac-mcp.invalid"
 """A name that resolves nowhere: in-process requests never touch the network."""
 
 
-def sandbox_origin() -> str:
-    """A name of its own for each embedded sandbox: it is a new org every time (its jobs live in
-    memory and its seeded job ids repeat), so the ledger must never mistake one for another."""
-    return SANDBOX_ORIGIN.replace("sandbox.", f"sandbox-{uuid.uuid4().hex[:12]}.", 1)
+_ORIGINS: weakref.WeakKeyDictionary[Starlette, str] = weakref.WeakKeyDictionary()
+
+
+def sandbox_origin(app: Starlette) -> str:
+    """A name of its own for each embedded sandbox, the same for every client of it: each is a
+    new org (its jobs live in memory, its seeded job ids repeat on every start), so the ledger
+    must never mistake one for another."""
+    if app not in _ORIGINS:
+        _ORIGINS[app] = SANDBOX_ORIGIN.replace("sandbox.", f"sandbox-{uuid.uuid4().hex[:12]}.", 1)
+    return _ORIGINS[app]
 
 
 @asynccontextmanager
@@ -53,7 +60,7 @@ async def sandbox_client(
     does not really sleep and a pacer wide enough for thousands of calls a minute.
     """
     settings = app.state.sandbox.settings
-    config = GenesysConfig.for_sandbox(sandbox_origin(), settings.client_id, settings.client_secret)
+    config = GenesysConfig.for_sandbox(sandbox_origin(app), settings.client_id, settings.client_secret)
     async with IacClient(config, transport=httpx.ASGITransport(app=app), retry=retry, pacer=pacer) as client:
         yield client
 

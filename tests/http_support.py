@@ -107,6 +107,8 @@ def server_process(args: list[str], env: Mapping[str, str], port: int) -> Iterat
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 def cli(*args: str) -> list[str]:

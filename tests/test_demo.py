@@ -24,5 +24,5 @@ def test_the_demo_plays_the_whole_conversation() -> None:
     assert positions == sorted(positions)
     assert "problem(s); nothing was submitted" in out
     assert "plan completed successfully" in out and "applied successfully" in out
-    assert "Apply Simple Queue Module" in out, "the consent question reaches the user"
+    assert "Apply to the Genesys Cloud org" in out, "the consent question reaches the user"
     assert "Transcript complete" in out

@@ -613,7 +613,7 @@ async def test_logs_never_hold_secrets(sb: Sandbox, caplog: pytest.LogCaptureFix
 async def test_in_process_transport(sandbox_settings: SandboxSettings) -> None:
     app = create_app(sandbox_settings)
     state: SandboxState = app.state.sandbox
-    config = GenesysConfig.for_sandbox("http://sandbox.local", DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+    config = GenesysConfig.for_sandbox("http://sandbox.iac-mcp.invalid", DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
     async with IacClient(config, transport=httpx.ASGITransport(app=app)) as client:
         page = await client.list_accelerators(page_size=2)
         state.faults.add("create_job", drop_after())

@@ -134,4 +134,6 @@ async def test_100_real_runs_from_10_plans_on_two_replicas_sharing_postgresql(po
     assert len(named) == len(set(named)) and set(named) <= {job.id for job in real}
     for text, job in outcomes:
         assert job or any(words in text for words in ("already backed", "Outcome unknown", "being used", "used by another")), text
-    print(f"\n100 real runs from 10 plans: {len(named)} reported created, {sum(not j for _, j in outcomes)} refused or unknown")
+    unknown = sum("Outcome unknown" in text for text, job in outcomes if not job)
+    print(f"\n100 real runs from 10 plans: {len(real)} real jobs, {len(named)} reported, {unknown} unknown, "
+          f"{100 - len(named) - unknown} refused naming the plan's job or its in-flight run")
