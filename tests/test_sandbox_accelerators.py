@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import Sandbox
+from test_sandbox_platform import assert_genesys_error
+
 from iac_mcp.sandbox.catalog import BUILTIN_DIR, CatalogError, load_catalog
 from iac_mcp.sandbox.jobs import FAILURE_DEMO_ID
 from iac_mcp.sandbox.spec import METADATA_KEYS, PROPERTY_TEXT_KEYS, SPEC_KEYS, form_of, wire_spec
 from iac_mcp.sandbox.vocabulary import same
-from test_sandbox_platform import assert_genesys_error
 
 LIST = "/api/v2/infrastructureascode/accelerators"
 BUILTIN = {path.name: json.loads(path.read_text()) for path in sorted(BUILTIN_DIR.glob("*.json"))}

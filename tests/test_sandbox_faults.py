@@ -7,14 +7,14 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-
 from conftest import Sandbox
+from starlette.applications import Starlette
+from test_sandbox_platform import assert_genesys_error
+
 from iac_mcp.sandbox.app import create_app
 from iac_mcp.sandbox.faults import ROUTES, ConnectionDropped, Fault, FaultPlan, drop, drop_after, garbled, slow, status
 from iac_mcp.sandbox.jobs import FAILURE_DEMO_ID
 from iac_mcp.sandbox.settings import SandboxSettings
-from test_sandbox_platform import assert_genesys_error
 
 API = "/api/v2/infrastructureascode"
 JOB = {"acceleratorId": FAILURE_DEMO_ID, "dryRun": True, "parameters": [{"name": "queue_name", "value": "Q"}]}

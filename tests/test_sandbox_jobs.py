@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import FakeClock, Sandbox
+from test_sandbox_platform import assert_genesys_error
+
 from iac_mcp.sandbox.catalog import load_catalog
 from iac_mcp.sandbox.jobs import FAILURE_DEMO_ID, TRIGGERS
 from iac_mcp.sandbox.spec import Parameter
-from test_sandbox_platform import assert_genesys_error
 
 JOBS = "/api/v2/infrastructureascode/jobs"
 SIMPLE_QUEUE = "3b1c9d2e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"

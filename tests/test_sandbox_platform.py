@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-
 from conftest import FakeClock, Sandbox, fetch_token
+
 from iac_mcp.sandbox.jobs import FAILURE_DEMO_ID
 from iac_mcp.sandbox.settings import SandboxSettings
 
