@@ -385,5 +385,5 @@ async def test_passwords_never_show_in_repr_or_errors(postgres_url: str) -> None
 
 async def test_an_unwritable_sqlite_directory_is_a_configuration_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
-    with pytest.raises(LedgerConfigError, match="directory cannot be created"):
+    with pytest.raises(LedgerConfigError, match=r"directory .*file.* cannot be created \(Not a directory\)"):
         await Ledger.open(f"sqlite:///{tmp_path / 'file' / 'sub' / 'ledger.sqlite3'}")

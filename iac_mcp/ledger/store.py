@@ -73,11 +73,12 @@ class Ledger:
         """
         parsed = parse_database_url(url)
         if parsed.get_backend_name() == "sqlite":
+            directory = Path(parsed.database or "").parent
             try:
-                Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
+                directory.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise LedgerConfigError(
-                    f"The ledger's directory cannot be created ({error.strerror}): check {DATABASE_URL_ENV}."
+                    f"The ledger's directory {directory} cannot be created ({error.strerror}): check {DATABASE_URL_ENV}."
                 ) from None
             engine = create_async_engine(parsed, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
