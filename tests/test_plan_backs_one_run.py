@@ -332,3 +332,29 @@ def test_a_third_party_client_that_declines_never_gets_a_real_run(stateful: bool
         assert seen["real"]["structured"]["submitted"] is False
     else:
         assert seen["real"]["isError"] and "cannot be asked" in seen["real"]["text"]
+
+
+async def test_a_plan_left_sending_by_a_dead_process_is_looked_for_not_sent_again(tmp_path: Any) -> None:
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    from iac_mcp.ledger import Attempt, Ledger
+
+    path = tmp_path / "ledger.sqlite3"
+    app = sandbox()
+    async with connected(app, "auto", ledger=fresh_ledger(f"sqlite:///{path}"), elicitation_callback=Answer()) as client:
+        target = await queue_module(client)
+        params = example_arguments(target["parameters_schema"])
+        plan_id, token = await plan(client, target, params)
+        book = await Ledger.open(f"sqlite:///{path}")
+        org = next(iter({r.org for r in await book.recent_audit()}))
+        started = datetime.now(UTC) - timedelta(hours=1)
+        await book.begin_attempt(Attempt("dead-process", org, "stdio", target["id"], False, "h", started, plan_id))
+        await book.consume_plan(org, plan_id, attempt_id="dead-process", accelerator_id=target["id"], parameters_hash="h")
+        await book.aclose()
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE plans SET updated_at = updated_at - 3600, started_at = started_at - 3600")
+        result = await client.call_tool("submit-job", real_run(target, params, token))
+    assert result.is_error and "Outcome unknown" in text_of(result), text_of(result)
+    assert "being used" not in text_of(result)
+    assert app.state.sandbox.jobs_created == 1, "a second real run was sent"

@@ -17,7 +17,7 @@ import contextlib
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -69,6 +69,9 @@ whose errors quote the offending input: a secret of the wrong type would come ba
 Parameters = Annotated[Any, WithJsonSchema(PARAMETERS_SCHEMA)]
 
 ACTION = "submit a job for accelerator {accelerator_id}"
+
+SENDING_STALE = timedelta(minutes=10)
+"""A plan still "sending" after this long belongs to a process that died mid-POST."""
 
 
 class SubmitResult(BaseModel):
@@ -167,8 +170,9 @@ async def _check_plan(
 async def _unused(state: Services, plan: InfrastructureascodeJob) -> PlanRecord | None:
     """Refuse a plan that already backed a run; hand back its record when that run is in doubt."""
     record = await state.ledger.plan_record(state.org, plan.id)
-    if record is None or record.state == "in_doubt":
-        return record
+    stale = record is not None and record.state == "sending" and datetime.now(UTC) - record.updated_at > SENDING_STALE
+    if record is None or record.state == "in_doubt" or stale:
+        return record  # a "sending" record this old outlived its process: its run is in doubt
     if record.job_id:
         status = "unknown"
         with contextlib.suppress(GenesysError):
