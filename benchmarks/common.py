@@ -31,7 +31,7 @@ from iac_mcp.genesys.pacing import SlidingWindowLimiter
 from iac_mcp.sandbox.app import create_app
 from iac_mcp.sandbox.settings import SandboxSettings
 from iac_mcp.server.app import ClientFactory, build_server
-from iac_mcp.settings import Settings
+from iac_mcp.settings import ConsentPolicy, Settings
 from iac_mcp.upstream import ledger_at
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,7 +129,7 @@ SIGNING_KEY = b"benchmark-signing-key-0123456789"
 def bench_server(connect: ClientFactory) -> MCPServer[Any]:
     """The real server as `serve` builds it, over `connect`, with a fresh ledger of its own."""
     directory = Path(tempfile.mkdtemp(prefix="iac-mcp-bench-"))
-    settings = Settings()
+    settings = Settings(consent=ConsentPolicy.PLAN_TOKEN)  # the flows measure the server, not a consent dialogue
     ledger = partial(ledger_at, f"sqlite+aiosqlite:///{directory / 'ledger.sqlite3'}")
     return build_server(connect, settings, ledger=ledger, signing_key=SIGNING_KEY)
 
@@ -147,6 +147,7 @@ def upstream_env(app: Starlette, url: str) -> dict[str, str]:
         "GENESYSCLOUD_API_REGION": url,
         "GENESYSCLOUD_OAUTHCLIENT_ID": settings.client_id,
         "GENESYSCLOUD_OAUTHCLIENT_SECRET": settings.client_secret,
+        "IAC_MCP_CONSENT": "plan-token",
         "IAC_MCP_DATABASE_URL": f"sqlite:///{Path(tempfile.mkdtemp(prefix='iac-mcp-bench-')) / 'ledger.sqlite3'}",
     }
 

@@ -13,7 +13,7 @@ from mcp import Client, StdioServerParameters
 
 from benchmarks.common import Table, child_pid, rss_kib
 
-COMMAND = ["-m", "iac_mcp", "serve", "--sandbox", "--job-duration", "0", "--log-level", "WARNING"]
+COMMAND = ["-m", "iac_mcp", "serve", "--sandbox", "--job-duration", "0", "--log-level", "WARNING", "--consent", "plan-token"]
 
 
 async def _one(era: str) -> tuple[float, float, int, int]:
