@@ -22,8 +22,8 @@ from http_support import (
 from servers import ERAS, sandbox
 
 from iac_mcp.genesys.errors import ConfigurationError
-from iac_mcp.transports.auth import StaticTokenVerifier, load_tokens
-from iac_mcp.settings import Settings
+from iac_mcp.transports.auth import StaticTokenVerifier
+from iac_mcp.settings import Settings, SettingsError, load_settings
 from iac_mcp.transports.http import check_exposure, transport_security
 
 INITIALIZE = {
@@ -160,12 +160,19 @@ def test_cli_refuses_workers_on_the_in_process_sandbox() -> None:
     assert done.returncode == 2 and "iac-mcp sandbox" in done.stderr
 
 
-def test_tokens_from_env_and_file(tmp_path: Path) -> None:
+def test_tokens_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b, f1, f2 = ("env-a", "env-b", "file-token-1", "file-token-2")
+    a, b, f1, f2 = (name + "-" + "x" * 32 for name in (a, b, f1, f2))
     file = tmp_path / "tokens"
-    file.write_text("# ops bot\nfile-token-1\n\n  file-token-2  \n", encoding="utf-8")
-    tokens = load_tokens({"IAC_MCP_HTTP_TOKENS": "env-a, env-b,,"}, file)
-    assert tokens == ["env-a", "env-b", "file-token-1", "file-token-2"]
-    assert load_tokens({"IAC_MCP_HTTP_TOKEN_FILE": str(file)}) == ["file-token-1", "file-token-2"]
+    file.write_text(f"# ops bot\n{f1}\n\n  {f2}  \n", encoding="utf-8")
+    monkeypatch.setenv("IAC_MCP_HTTP_TOKENS", f"{a}, {b},,")
+    assert load_settings({"token_file": file}).bearer_tokens() == (a, b, f1, f2)
+    monkeypatch.delenv("IAC_MCP_HTTP_TOKENS")
+    monkeypatch.setenv("IAC_MCP_HTTP_TOKEN_FILE", str(file))
+    assert load_settings().bearer_tokens() == (f1, f2)
+    file.write_text("short\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="IAC_MCP_HTTP_TOKEN_FILE"):
+        load_settings().bearer_tokens()
 
 
 @pytest.mark.anyio

@@ -18,9 +18,9 @@ from iac_mcp.logic.plan_token import (
     canonical_parameters_hash,
     derive_key,
     issue_plan_token,
-    signing_key_from_env,
     verify_plan_token,
 )
+from iac_mcp.settings import Settings
 
 KEY = derive_key("test secret", PLAN_TOKEN_PURPOSE)
 ACC = "3f2a6c1e-acce-4e1e-9a7a-0123456789ab"
@@ -142,7 +142,8 @@ def test_derive_key_separates_purposes_and_accepts_str_or_bytes() -> None:
     assert derive_key("sé", "a") == derive_key("sé".encode(), "a")
 
 
-def test_signing_key_from_env() -> None:
-    assert signing_key_from_env({"IAC_MCP_SIGNING_KEY": "test secret"}) == KEY
-    random_a, random_b = signing_key_from_env({}), signing_key_from_env({"IAC_MCP_SIGNING_KEY": ""})
+def test_the_signing_key_comes_from_the_settings() -> None:
+    secret = "test-secret-that-is-long-enough-for-a-key"
+    assert Settings(signing_key=secret).plan_signing_key() == derive_key(secret, PLAN_TOKEN_PURPOSE)
+    random_a, random_b = Settings().plan_signing_key(), Settings(signing_key="").plan_signing_key()
     assert len(random_a) == len(random_b) == 32 and random_a != random_b

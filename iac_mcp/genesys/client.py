@@ -83,18 +83,6 @@ class IacClient:
             trust_env=False,
         )
 
-    @classmethod
-    def from_config(
-        cls,
-        config: GenesysConfig,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        retry: RetryPolicy | None = None,
-        timeout: httpx.Timeout | None = None,
-    ) -> Self:
-        """The client for `config`; the same as calling the class."""
-        return cls(config, transport=transport, retry=retry, timeout=timeout)
-
     def __repr__(self) -> str:
         return f"IacClient(api_base={self.config.api_base!r})"
 

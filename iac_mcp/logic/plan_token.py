@@ -13,7 +13,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import secrets
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -56,16 +55,6 @@ def derive_key(secret: str | bytes, purpose: str) -> bytes:
     material = secret.encode() if isinstance(secret, str) else secret
     prk = hmac.new(b"\x00" * _MAC_SIZE, material, hashlib.sha256).digest()
     return hmac.new(prk, purpose.encode() + b"\x01", hashlib.sha256).digest()
-
-
-def signing_key_from_env(env: Mapping[str, str]) -> bytes:
-    """The plan-token key from `IAC_MCP_SIGNING_KEY`, or a random one when it is unset or empty.
-
-    A random key is fresh on every call: call this once per process. Tokens then survive
-    neither a restart nor a second replica, which a configured key fixes.
-    """
-    configured = env.get(SIGNING_KEY_ENV, "")
-    return derive_key(configured, PLAN_TOKEN_PURPOSE) if configured else secrets.token_bytes(32)
 
 
 # --- Tokens --------------------------------------------------------------------------

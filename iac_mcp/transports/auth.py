@@ -1,6 +1,7 @@
 """Static bearer tokens for the HTTP transport, checked with mcp's own auth middleware.
 
-Operators hand out long random tokens (`IAC_MCP_HTTP_TOKENS` or a token file); there is
+Operators hand out long random tokens (read by the settings: `IAC_MCP_HTTP_TOKENS` or a token
+file); there is
 no OAuth authorization server, so mcp's `AuthSettings` (which advertises one in
 protected-resource metadata) does not fit. Its building blocks do: `BearerAuthBackend`
 asks our verifier, `RequireAuthMiddleware` answers 401 with `WWW-Authenticate: Bearer`,
@@ -12,36 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
-from pathlib import Path
 
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
 from mcp.server.auth.provider import AccessToken
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
-
-TOKENS_ENV = "IAC_MCP_HTTP_TOKENS"
-TOKEN_FILE_ENV = "IAC_MCP_HTTP_TOKEN_FILE"
-
-
-def read_token_file(path: Path) -> list[str]:
-    """One token a line; blank lines and `#` comments are ignored."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
-
-
-def load_tokens(env: Mapping[str, str], token_file: Path | None = None) -> list[str]:
-    """Every accepted token: `IAC_MCP_HTTP_TOKENS` (comma-separated) plus the token file.
-
-    The file comes from `token_file` or, when that is None, from `IAC_MCP_HTTP_TOKEN_FILE`
-    (how the CLI hands it to uvicorn workers).
-    """
-    tokens = [t.strip() for t in env.get(TOKENS_ENV, "").split(",") if t.strip()]
-    file = token_file or (Path(env[TOKEN_FILE_ENV]) if env.get(TOKEN_FILE_ENV) else None)
-    if file is not None:
-        tokens += read_token_file(file)
-    return list(dict.fromkeys(tokens))
 
 
 def fingerprint(token: str) -> str:
