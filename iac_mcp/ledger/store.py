@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -343,20 +344,8 @@ class Ledger:
         async with self._engine.begin() as db:
             result = await db.execute(
                 sa.insert(schema.audit).values(
-                    at=_epoch(record.at),
-                    kind=record.kind,
-                    principal=record.principal,
-                    org=record.org,
-                    accelerator_id=record.accelerator_id,
-                    dry_run=record.dry_run,
-                    parameters=json.dumps(record.parameters, sort_keys=True, ensure_ascii=False),
-                    parameters_hash=record.parameters_hash,
-                    plan_job_id=record.plan_job_id,
-                    consent=record.consent,
-                    consent_detail=record.consent_detail,
-                    job_id=record.job_id,
-                    status=record.status,
-                    note=record.note,
+                    {field.name: getattr(record, field.name) for field in fields(record) if field.name != "id"}
+                    | {"at": _epoch(record.at), "parameters": json.dumps(record.parameters, sort_keys=True, ensure_ascii=False)}
                 )
             )
         key = result.inserted_primary_key
@@ -390,23 +379,7 @@ class Ledger:
         async with self._engine.connect() as db:
             found = (await db.execute(query)).all()
         return [
-            AuditRecord(
-                id=row.id,
-                at=_moment(row.at),
-                kind=row.kind,
-                principal=row.principal,
-                org=row.org,
-                accelerator_id=row.accelerator_id,
-                dry_run=row.dry_run,
-                parameters=json.loads(row.parameters),
-                parameters_hash=row.parameters_hash,
-                plan_job_id=row.plan_job_id,
-                consent=row.consent,
-                consent_detail=row.consent_detail,
-                job_id=row.job_id,
-                status=row.status,
-                note=row.note,
-            )
+            AuditRecord(**(dict(row._mapping) | {"at": _moment(row.at), "parameters": json.loads(row.parameters)}))
             for row in found
         ]
 
