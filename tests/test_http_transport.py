@@ -182,3 +182,17 @@ async def test_verifier_accepts_only_configured_tokens() -> None:
     assert good is not None and good.client_id.startswith("token-") and "beta" not in good.client_id
     assert await verifier.verify_token("beta-toke") is None
     assert await verifier.verify_token("") is None
+
+
+def test_stateless_mode_refuses_streams_instead_of_holding_them_open() -> None:
+    """mcp would hold a stateless GET open forever: one client's idle streams would pin workers."""
+    headers = {"Authorization": f"Bearer {TOKEN}", "Accept": "text/event-stream"}
+    with running_http(http_app(sandbox())) as url:
+        for method in ("GET", "DELETE"):
+            answer = httpx.request(method, url + "/mcp", headers=headers, timeout=5)
+            assert answer.status_code == 405 and answer.headers["allow"] == "POST"
+        assert httpx.get(url + "/mcp", timeout=5).status_code == 401, "authentication still comes first"
+        assert _post(url, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    with running_http(http_app(sandbox(), stateful=True)) as url:
+        answer = httpx.get(url + "/mcp", headers=headers, timeout=5)
+        assert answer.status_code != 405, "a stateful server keeps its session streams"

@@ -147,6 +147,22 @@ class ExactHostGuard:
         await self._app(scope, receive, send)
 
 
+class NoStreamsWhenStateless:
+    """ASGI wrapper: in stateless mode there is no session to stream to, and mcp would hold a GET
+    (or accept a DELETE) open forever; under `path` they get 405 with `Allow: POST` instead."""
+
+    def __init__(self, app: ASGIApp, path: str) -> None:
+        self._app = app
+        self._path = path.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "DELETE") and scope.get("path", "").rstrip("/") == self._path:
+            body = "This server is stateless: send requests with POST (no standalone streams or sessions)."
+            await Response(body, status_code=405, headers={"Allow": "POST"})(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
+
+
 def request_state_security(settings: Settings) -> RequestStateSecurity | None:
     """Seal mcp's `request_state` with a key every replica derives from `IAC_MCP_SIGNING_KEY`.
 
@@ -189,6 +205,8 @@ def create_app(
         host=settings.host,
     )
     app.add_middleware(ExactHostGuard, security=security, path=MCP_PATH)
+    if not settings.stateful:
+        app.add_middleware(NoStreamsWhenStateless, path=MCP_PATH)
     if tokens:
         app.add_middleware(BearerGuard, verifier=StaticTokenVerifier(list(tokens)), path=MCP_PATH)
     return app
