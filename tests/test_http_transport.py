@@ -196,3 +196,20 @@ def test_stateless_mode_refuses_streams_instead_of_holding_them_open() -> None:
     with running_http(http_app(sandbox(), stateful=True)) as url:
         answer = httpx.get(url + "/mcp", headers=headers, timeout=5)
         assert answer.status_code != 405, "a stateful server keeps its session streams"
+
+
+@pytest.mark.anyio
+async def test_without_tokens_only_local_unproxied_callers_are_served() -> None:
+    """The uvicorn factory cannot see where uvicorn bound (`--host 0.0.0.0`): the app itself
+    refuses a non-loopback peer, and any proxied request, when it has no bearer tokens."""
+    app = http_app(sandbox(), tokens=())
+    remote = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("10.1.2.3", 50000)), base_url="http://127.0.0.1")
+    async with remote:
+        answer = await remote.post("/mcp", json=INITIALIZE, headers=MCP_HEADERS)
+    assert answer.status_code == 403 and "no bearer tokens" in answer.text
+    with running_http(http_app(sandbox(), tokens=())) as url:
+        assert _post(url).status_code == 200
+        assert _post(url, headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
+        assert _post(url, headers={"Forwarded": "for=203.0.113.9"}).status_code == 403
+    with running_http(http_app(sandbox())) as url:  # with tokens, proxies are fine
+        assert _post(url, headers={"Authorization": f"Bearer {TOKEN}", "X-Forwarded-For": "203.0.113.9"}).status_code == 200

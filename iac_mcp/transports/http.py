@@ -163,6 +163,29 @@ class NoStreamsWhenStateless:
         await self._app(scope, receive, send)
 
 
+FORWARDED_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip")
+
+
+class LoopbackOnly:
+    """ASGI wrapper for a server without bearer tokens: only a loopback peer that no proxy
+    forwarded may call it, whatever the configured host says (uvicorn does not tell the app
+    where it really bound, and a proxy in front makes every caller look local)."""
+
+    def __init__(self, app: ASGIApp, path: str) -> None:
+        self._app = app
+        self._path = path.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path", "").rstrip("/") == self._path:
+            peer = (scope.get("client") or ("", 0))[0]
+            forwarded = any(name in Headers(scope=scope) for name in FORWARDED_HEADERS)
+            if forwarded or not is_loopback(peer):
+                body = "This server has no bearer tokens, so it serves only local, unproxied callers."
+                await Response(body, status_code=403)(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
+
+
 def request_state_security(settings: Settings) -> RequestStateSecurity | None:
     """Seal mcp's `request_state` with a key every replica derives from `IAC_MCP_SIGNING_KEY`.
 
@@ -209,6 +232,8 @@ def create_app(
         app.add_middleware(NoStreamsWhenStateless, path=MCP_PATH)
     if tokens:
         app.add_middleware(BearerGuard, verifier=StaticTokenVerifier(list(tokens)), path=MCP_PATH)
+    elif not settings.insecure_no_auth:
+        app.add_middleware(LoopbackOnly, path=MCP_PATH)
     return app
 
 
