@@ -24,7 +24,7 @@ from iac_mcp.genesys.errors import ConfigurationError, GenesysError, PermissionD
 from iac_mcp.ledger import display_url
 from iac_mcp.logic.redaction import mask_values
 from iac_mcp.settings import ENVIRONMENT_VARIABLES, ConsentPolicy, LogLevel, Mode, Settings, load_settings
-from iac_mcp.upstream import database_url, open_ledger, open_upstream
+from iac_mcp.upstream import database_url, ledger_at, open_ledger, open_upstream
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 
@@ -187,7 +187,7 @@ def check(settings: Settings) -> int:
     }
 
     async def probe() -> tuple[int, str]:
-        async with connect() as client:
+        async with ledger_at(database_url(settings)), connect() as client:  # an unusable ledger exits 2
             try:
                 page = await client.list_accelerators(page_size=1)
             except PermissionDeniedError as error:
@@ -209,7 +209,6 @@ def check(settings: Settings) -> int:
 
 def audit(settings: Settings, *, as_json: bool, since: datetime | None, limit: int) -> int:
     """Print the audit trail, newest first."""
-    from iac_mcp.upstream import ledger_at
 
     async def read() -> list[Any]:
         async with ledger_at(database_url(settings)) as book:

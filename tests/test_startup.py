@@ -160,3 +160,9 @@ def test_plain_http_to_a_remote_genesys_and_long_unknown_regions_are_refused() -
 def test_proxy_headers_without_tokens_are_refused() -> None:
     done = run("serve", "--sandbox", "--http", "--proxy-headers")
     assert done.returncode == 2 and "proxy headers" in done.stderr
+
+
+def test_check_refuses_a_ledger_it_cannot_open_without_showing_its_password() -> None:
+    done = run("check", "--sandbox", env={"IAC_MCP_DATABASE_URL": "postgresql://ops:hunter2-pw@127.0.0.1:1/ledger"})
+    assert done.returncode == 2 and "IAC_MCP_DATABASE_URL" in done.stderr
+    assert "hunter2-pw" not in done.stderr + done.stdout
