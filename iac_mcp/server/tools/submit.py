@@ -217,6 +217,11 @@ async def check_submission(
     return Submission(spec=spec, form=form, wire=wire, dry_run=dry_run, plan=plan, plan_record=record)
 
 
+checked_submission = guarded(check_submission, ACTION)
+"""One resolver object: mcp memoizes resolvers by identity within a call, so submit-job and
+ask_consent sharing it run the checks (and read the plan) once."""
+
+
 def question_for(state: Services, submission: Submission) -> str:
     """What the user sees: the org, the plan's summary, the accelerator, the masked parameters."""
     assert submission.plan is not None
@@ -237,7 +242,7 @@ def question_for(state: Services, submission: Submission) -> str:
 
 
 async def ask_consent(
-    ctx: Context, submission: Annotated[Submission, Resolve(guarded(check_submission, ACTION))]
+    ctx: Context, submission: Annotated[Submission, Resolve(checked_submission)]
 ) -> Elicit[Consent] | ConsentNotAsked:
     state = services(ctx)
     if submission.dry_run:
@@ -257,6 +262,9 @@ async def ask_consent(
             "IAC_MCP_CONSENT=plan-token to let the plan token alone guard real runs."
         )
     return Elicit(question_for(state, submission), Consent)
+
+
+asked_consent = guarded(ask_consent, ACTION)
 
 
 def _verdict(consent: ElicitationResult[Consent]) -> str:
@@ -420,8 +428,8 @@ PLAN_ONLY = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempo
 
 async def submit_job(
     ctx: Context,
-    submission: Annotated[Submission, Resolve(guarded(check_submission, ACTION))],
-    consent: Annotated[ElicitationResult[Consent], Resolve(guarded(ask_consent, ACTION))],
+    submission: Annotated[Submission, Resolve(checked_submission)],
+    consent: Annotated[ElicitationResult[Consent], Resolve(asked_consent)],
     accelerator_id: ACCELERATOR_ID,
     parameters: Parameters = {},  # noqa: B006 - pydantic copies defaults
     dry_run: Annotated[bool, Field(description="True (default): plan only. False: really apply.")] = True,
