@@ -253,14 +253,8 @@ class Ledger:
         async with self._engine.begin() as db:
             await db.execute(
                 sa.insert(schema.attempts).values(
-                    attempt_id=attempt.attempt_id,
-                    org=attempt.org,
-                    principal=attempt.principal,
-                    accelerator_id=attempt.accelerator_id,
-                    dry_run=attempt.dry_run,
-                    parameters_hash=attempt.parameters_hash,
-                    plan_job_id=attempt.plan_job_id,
-                    started_at=_epoch(attempt.started_at),
+                    {field.name: getattr(attempt, field.name) for field in fields(attempt)}
+                    | {"started_at": _epoch(attempt.started_at)}
                 )
             )
 
@@ -292,14 +286,7 @@ class Ledger:
             found = (await db.execute(query)).all()
         return [
             Attempt(
-                attempt_id=row.attempt_id,
-                org=row.org,
-                principal=row.principal,
-                accelerator_id=row.accelerator_id,
-                dry_run=row.dry_run,
-                parameters_hash=row.parameters_hash,
-                started_at=_moment(row.started_at),
-                plan_job_id=row.plan_job_id,
+                **{field.name: getattr(row, field.name) for field in fields(Attempt)} | {"started_at": _moment(row.started_at)}
             )
             for row in found
         ]
