@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from iac_mcp.genesys.client import IacClient
@@ -103,7 +104,33 @@ class JobReader:
 
     async def get(self, job_id: str, *, details: bool) -> InfrastructureascodeJob:
         """The job, masked; a final status is written onto its audit records when it is ours."""
-        job = await self._client.get_job(job_id, details=details)
+        return await self._finished(await self._client.get_job(job_id, details=details))
+
+    async def wait(
+        self,
+        job_id: str,
+        *,
+        details: bool,
+        seconds: float,
+        on_status: Callable[[str | None], Awaitable[None]],
+    ) -> InfrastructureascodeJob:
+        """Poll (backing off 1.5× from 0.5 s to 5 s) until the job is terminal or `seconds`
+        have passed; `on_status` hears each new status. Only the last read is masked."""
+        deadline = anyio.current_time() + seconds
+        delay = 0.5
+        last_status: str | None = None
+        while True:
+            job = await self._client.get_job(job_id, details=details)
+            if job.status != last_status:
+                last_status = job.status
+                await on_status(job.status)
+            remaining = deadline - anyio.current_time()
+            if job.is_terminal or remaining <= 0:
+                return await self._finished(job)
+            await anyio.sleep(min(delay, remaining))
+            delay = min(delay * 1.5, 5.0)
+
+    async def _finished(self, job: InfrastructureascodeJob) -> InfrastructureascodeJob:
         if job.is_terminal and job.status:
             await self._ledger.record_job_status(self._client.config.api_base, job.id, job.status)
         return await self.masked(job)

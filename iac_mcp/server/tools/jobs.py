@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
@@ -34,22 +33,12 @@ async def get_job(
         float, Field(ge=0, le=55, description="Wait up to this long for the job to finish (0 = just read it).")
     ] = 0,
 ) -> Annotated[CallToolResult, JobView]:
-    reader = services(ctx).jobs
-    deadline = anyio.current_time() + wait_seconds
-    delay = 0.5
-    last_status: str | None = None
-    while True:
-        job = await reader.get(job_id, details=details)
-        if job.status != last_status:
-            last_status = job.status
-            key = (job.status or "").casefold()
-            step = _PROGRESS_ORDER.index(key) + 1 if key in _PROGRESS_ORDER else 4
-            await ctx.report_progress(step, 4, f"Job {job_id}: {job.status}")
-        remaining = deadline - anyio.current_time()
-        if job.is_terminal or remaining <= 0:
-            break
-        await anyio.sleep(min(delay, remaining))
-        delay = min(delay * 1.5, 5.0)
+    async def progress(status: str | None) -> None:
+        key = (status or "").casefold()
+        step = _PROGRESS_ORDER.index(key) + 1 if key in _PROGRESS_ORDER else 4
+        await ctx.report_progress(step, 4, f"Job {job_id}: {status}")
+
+    job = await services(ctx).jobs.wait(job_id, details=details, seconds=wait_seconds, on_status=progress)
     view = job_view(job)
     return structured(view, render_job(view))
 
