@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -18,7 +19,13 @@ from iac_mcp.sandbox.settings import SandboxSettings
 
 API = "/api/v2/infrastructureascode"
 JOB = {"acceleratorId": FAILURE_DEMO_ID, "dryRun": True, "parameters": [{"name": "queue_name", "value": "Q"}]}
-CODES = {429: "too.many.requests.retry.after", 500: "internal.server.error", 502: "bad.gateway", 503: "service.unavailable", 504: "gateway.timeout"}
+CODES = {
+    429: "too.many.requests.retry.after",
+    500: "internal.server.error",
+    502: "bad.gateway",
+    503: "service.unavailable",
+    504: "gateway.timeout",
+}
 
 
 def call(client: httpx.Client, route: str) -> httpx.Response:
@@ -27,16 +34,32 @@ def call(client: httpx.Client, route: str) -> httpx.Response:
         return client.post("/oauth/token", auth=("iac-mcp-sandbox", "sandbox-secret"), data={"grant_type": "client_credentials"})
     if route == "create_job":
         return client.post(f"{API}/jobs", json=JOB)
+    if route == "authorize_submit":
+        return client.post("/oauth/authorize", data={"form_token": "never-issued"})
     path = {
+        "authorize_form": f"/oauth/authorize?{AUTHORIZE_QUERY}",
         "list_accelerators": f"{API}/accelerators",
         "get_accelerator": f"{API}/accelerators/{FAILURE_DEMO_ID}",
         "get_job": f"{API}/jobs/unknown-job",
         "list_jobs": f"{API}/jobs",
+        "list_integrations": "/api/v2/integrations",
+        "get_integration": "/api/v2/integrations/unknown-integration",
+        "users_me": "/api/v2/users/me",
+        "subjects_me": "/api/v2/authorization/subjects/me",
     }[route]
     return client.get(path)
 
 
-NORMAL = {"token": 200, "create_job": 200, "list_accelerators": 200, "get_accelerator": 200, "get_job": 404, "list_jobs": 200}
+AUTHORIZE_QUERY = urlencode({
+    "response_type": "code", "client_id": "iac-mcp-sandbox-signin", "redirect_uri": "http://127.0.0.1:9/cb",
+    "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256",
+})  # fmt: skip
+NORMAL = {
+    "token": 200, "authorize_form": 200, "authorize_submit": 400, "create_job": 200, "list_accelerators": 200,
+    "get_accelerator": 200, "get_job": 404, "list_jobs": 200, "list_integrations": 200, "get_integration": 404,
+    "users_me": 400, "subjects_me": 400,
+}  # fmt: skip
+"""What each route answers a client-credentials token without a fault (no user: /me is a 400)."""
 
 
 @pytest.mark.parametrize("code", sorted(CODES))
@@ -158,14 +181,18 @@ def app() -> Starlette:
 @pytest.fixture
 async def asgi_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://sandbox") as client:
-        answer = await client.post("/oauth/token", auth=("iac-mcp-sandbox", "sandbox-secret"), data={"grant_type": "client_credentials"})
+        answer = await client.post(
+            "/oauth/token", auth=("iac-mcp-sandbox", "sandbox-secret"), data={"grant_type": "client_credentials"}
+        )
         client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
         yield client
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("fault", "created"), [(drop(), 0), (drop_after(), 1)])
-async def test_drop_in_process_is_a_transport_error(app: Starlette, asgi_client: httpx.AsyncClient, fault: Fault, created: int) -> None:
+async def test_drop_in_process_is_a_transport_error(
+    app: Starlette, asgi_client: httpx.AsyncClient, fault: Fault, created: int
+) -> None:
     state: Any = app.state.sandbox
     state.faults.add("create_job", fault)
     with pytest.raises(httpx.TransportError) as raised:

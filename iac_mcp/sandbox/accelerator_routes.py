@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from typing import Any
-from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from iac_mcp.sandbox.catalog import ACCELERATORS_PATH, CatalogEntry
-from iac_mcp.sandbox.checks import ApiError, authorize, choice_query, int_query
+from iac_mcp.sandbox.checks import ApiError, authorize, choice_query
+from iac_mcp.sandbox.paging import page_of, page_query
 from iac_mcp.sandbox.vocabulary import LANGUAGES, ORIGINS, SORT_ORDERS, TYPES, VIEW_ACCELERATORS, same
 
 ACCELERATOR_SORTS: dict[str, Callable[[CatalogEntry], str]] = {
@@ -41,15 +39,9 @@ def _filter(request: Request) -> Callable[[CatalogEntry], bool]:
     return matches
 
 
-def _page_uri(request: Request, page_size: int, page_number: int) -> str:
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("pageSize", "pageNumber")]
-    return f"{ACCELERATORS_PATH}?{urlencode([('pageSize', page_size), ('pageNumber', page_number), *kept])}"
-
-
 async def list_accelerators(request: Request) -> Response:
-    state = authorize(request, VIEW_ACCELERATORS)
-    page_size = int_query(request, "pageSize", 25, 1, 100)
-    page_number = int_query(request, "pageNumber", 1, 1)
+    state = authorize(request, VIEW_ACCELERATORS).state
+    page = page_query(request)
     choice_query(request, "origin", ORIGINS)
     choice_query(request, "type", TYPES)
     sort_key = ACCELERATOR_SORTS[str(choice_query(request, "sortBy", tuple(ACCELERATOR_SORTS), "name"))]
@@ -59,28 +51,11 @@ async def list_accelerators(request: Request) -> Response:
         key=lambda e: (sort_key(e).casefold(), e.spec.id),
         reverse=descending,
     )
-    total = len(found)
-    page_count = math.ceil(total / page_size)
-    start = (page_number - 1) * page_size
-    body: dict[str, Any] = {
-        "entities": [e.metadata() for e in found[start : start + page_size]],
-        "pageSize": page_size,
-        "pageNumber": page_number,
-        "total": total,
-        "pageCount": page_count,
-        "firstUri": _page_uri(request, page_size, 1),
-        "lastUri": _page_uri(request, page_size, max(page_count, 1)),
-        "selfUri": _page_uri(request, page_size, page_number),
-    }
-    if page_number < page_count:
-        body["nextUri"] = _page_uri(request, page_size, page_number + 1)
-    if page_number > 1:
-        body["previousUri"] = _page_uri(request, page_size, min(page_number - 1, max(page_count, 1)))
-    return JSONResponse(body)
+    return JSONResponse(page_of(request, ACCELERATORS_PATH, [e.metadata() for e in found], page))
 
 
 async def get_accelerator(request: Request) -> Response:
-    state = authorize(request, VIEW_ACCELERATORS)
+    state = authorize(request, VIEW_ACCELERATORS).state
     choice_query(request, "preferredLanguage", LANGUAGES)
     accelerator_id = request.path_params["acceleratorId"]
     entry = state.catalog.get(accelerator_id)

@@ -1,4 +1,5 @@
-"""The sandbox's HTTP API: one route table for the login endpoint and the five IaC routes.
+"""The sandbox's HTTP API: one route table for the login endpoints, the five IaC routes and
+what each org holds (integrations, and the signed-in user).
 
 The table (`ENDPOINTS`) serves two readers: Starlette routes requests to the handlers,
 and the `Gateway` names each request (for counts and faults) from the same entries.
@@ -17,10 +18,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from iac_mcp.sandbox import accelerator_routes, job_routes, login
+from iac_mcp.sandbox import accelerator_routes, job_routes, login, org_routes, signin
 from iac_mcp.sandbox.checks import ApiError
 from iac_mcp.sandbox.errors import error_response
 from iac_mcp.sandbox.gateway import Gateway
+from iac_mcp.sandbox.orgs import INTEGRATIONS_PATH
 from iac_mcp.sandbox.settings import SandboxSettings
 from iac_mcp.sandbox.state import SandboxState
 
@@ -39,11 +41,17 @@ class Endpoint:
 
 ENDPOINTS = (
     Endpoint("token", "POST", "/oauth/token", login.token),
+    Endpoint("authorize_form", "GET", signin.AUTHORIZE_PATH, signin.authorize_form),
+    Endpoint("authorize_submit", "POST", signin.AUTHORIZE_PATH, signin.authorize_submit),
     Endpoint("list_accelerators", "GET", f"{PREFIX}/accelerators", accelerator_routes.list_accelerators),
     Endpoint("get_accelerator", "GET", f"{PREFIX}/accelerators/{{acceleratorId}}", accelerator_routes.get_accelerator),
     Endpoint("create_job", "POST", f"{PREFIX}/jobs", job_routes.create_job),
     Endpoint("list_jobs", "GET", f"{PREFIX}/jobs", job_routes.list_jobs),
     Endpoint("get_job", "GET", f"{PREFIX}/jobs/{{jobId}}", job_routes.get_job),
+    Endpoint("list_integrations", "GET", INTEGRATIONS_PATH, org_routes.list_integrations),
+    Endpoint("get_integration", "GET", f"{INTEGRATIONS_PATH}/{{integrationId}}", org_routes.get_integration),
+    Endpoint("users_me", "GET", "/api/v2/users/me", org_routes.users_me),
+    Endpoint("subjects_me", "GET", "/api/v2/authorization/subjects/me", org_routes.subjects_me),
 )
 
 

@@ -8,10 +8,12 @@ as Genesys' error body, by the app's exception handler.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from iac_mcp.sandbox.state import SandboxState
+from iac_mcp.sandbox.settings import SandboxOrg
+from iac_mcp.sandbox.state import Grant, SandboxState
 from iac_mcp.sandbox.vocabulary import same
 
 MAX_BODY_BYTES = 512_000
@@ -48,7 +50,19 @@ def sandbox(request: Request) -> SandboxState:
     return state
 
 
-def _authenticate(request: Request, state: SandboxState) -> str:
+@dataclass(frozen=True)
+class Caller:
+    """Who a request comes from: the sandbox, and what its bearer token stands for."""
+
+    state: SandboxState
+    grant: Grant
+
+    @property
+    def org(self) -> SandboxOrg:
+        return self.grant.org
+
+
+def _token(request: Request, state: SandboxState) -> str:
     header = request.headers.get("authorization")
     if header is None:
         raise ApiError(401, "authentication.required", "No authentication bearer token specified in authorization header.")
@@ -62,14 +76,10 @@ def _authenticate(request: Request, state: SandboxState) -> str:
     return token
 
 
-def authorize(request: Request, permission: str, *, all_of: bool = False) -> SandboxState:
-    """Token (401), rate limit (429), then permission (403).
-
-    `all_of` marks a route that requires all of its permissions: Genesys then answers
-    `missing.permissions` instead of `missing.any.permissions`.
-    """
+def authenticate(request: Request) -> Caller:
+    """Token (401), then rate limit (429): the checks of a route that needs no permission."""
     state = sandbox(request)
-    token = _authenticate(request, state)
+    token = _token(request, state)
     retry_after = state.rate_limited(token)
     if retry_after is not None:
         raise ApiError(
@@ -79,10 +89,20 @@ def authorize(request: Request, permission: str, *, all_of: bool = False) -> San
             params={"retryAfter": str(retry_after)},
             headers={"Retry-After": str(retry_after)},
         )
-    if not state.settings.holds(permission):
+    return Caller(state, state.tokens[token])
+
+
+def authorize(request: Request, permission: str, *, all_of: bool = False) -> Caller:
+    """Token (401), rate limit (429), then permission (403).
+
+    `all_of` marks a route that requires all of its permissions: Genesys then answers
+    `missing.permissions` instead of `missing.any.permissions`.
+    """
+    caller = authenticate(request)
+    if not caller.state.holds(caller.grant, permission):
         code, template = ("missing.permissions", MISSING_ALL) if all_of else ("missing.any.permissions", MISSING_ANY)
         raise ApiError(403, code, template, params={"permissions": f"[{permission}]"})
-    return state
+    return caller
 
 
 def require_json(request: Request) -> None:

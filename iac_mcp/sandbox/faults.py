@@ -22,7 +22,10 @@ from typing import Literal
 
 import httpx
 
-ROUTES = ("token", "list_accelerators", "get_accelerator", "create_job", "get_job", "list_jobs")
+ROUTES = (
+    "token", "authorize_form", "authorize_submit", "list_accelerators", "get_accelerator", "create_job", "get_job",
+    "list_jobs", "list_integrations", "get_integration", "users_me", "subjects_me",
+)  # fmt: skip
 FAULT_STATUSES = (409, 429, 500, 502, 503, 504)
 
 FaultKind = Literal["status", "slow", "drop", "drop_after", "garbled"]

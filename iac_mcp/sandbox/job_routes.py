@@ -1,4 +1,4 @@
-"""`POST /jobs`, `GET /jobs/{id}` and the job history `GET /jobs`."""
+"""`POST /jobs`, `GET /jobs/{id}` and the job history `GET /jobs`, each seeing only the token's org."""
 
 from __future__ import annotations
 
@@ -93,7 +93,8 @@ def _job_json(state: SandboxState, job: Job, *, results: bool, errors: bool) -> 
 
 
 async def create_job(request: Request) -> Response:
-    state = authorize(request, ADD_JOB)
+    caller = authorize(request, ADD_JOB)
+    state = caller.state
     require_json(request)
     job_request = parse_job_request(await read_body(request))
     entry = state.catalog.get(job_request.accelerator_id)
@@ -103,17 +104,18 @@ async def create_job(request: Request) -> Response:
     if problems and state.settings.validate_at == "post":
         message = f"Invalid parameters for accelerator {entry.spec.id}: " + " ".join(p.message for p in problems)
         raise bad_request(message, *[(p.name, p.code) for p in problems])
-    job = state.create_job(entry, job_request.dry_run, values, problems)
+    job = state.create_job(entry, job_request.dry_run, values, problems, grant=caller.grant)
     body = _job_json(state, job, results=False, errors=False)
     body["status"] = "Created"
     return JSONResponse(body)
 
 
 async def get_job(request: Request) -> Response:
-    state = authorize(request, VIEW_JOBS, all_of=True)
+    caller = authorize(request, VIEW_JOBS, all_of=True)
+    state = caller.state
     details = bool_query(request, "details")
     job = state.jobs.get(request.path_params["jobId"])
-    if job is None:
+    if job is None or job.org != caller.org.name:  # another org's job does not exist for this token
         raise ApiError(404, "resource.not.found", "Job {id} not found.", params={"id": request.path_params["jobId"][:100]})
     return JSONResponse(_job_json(state, job, results=details, errors=details))
 
@@ -128,7 +130,8 @@ def _history_body(shape: str, jobs: list[dict[str, object]]) -> object:
 
 
 async def list_jobs(request: Request) -> Response:
-    state = authorize(request, VIEW_JOBS)
+    caller = authorize(request, VIEW_JOBS)
+    state = caller.state
     max_results = int_query(request, "maxResults", 1, 1)
     include_errors = bool_query(request, "includeErrors")
     sort_by = str(choice_query(request, "sortBy", JOB_SORT_FIELDS, "dateSubmitted"))
@@ -145,7 +148,7 @@ async def list_jobs(request: Request) -> Response:
     }
     jobs = [
         j
-        for j in state.jobs.values()
+        for j in state.org_jobs(caller.org)
         if (not query.get("acceleratorId") or same(query["acceleratorId"], j.entry.spec.id))
         and (not query.get("submittedBy") or same(query["submittedBy"], j.submitted_by))
         and (status is None or j.status_at(now, duration) == status)

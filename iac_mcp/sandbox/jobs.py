@@ -14,9 +14,11 @@ How a job ends, first match wins (documented in README.md):
 1. parameters that failed validation (only with `validate_at="plan"`): Failed in plan;
 2. a permission the spec lists that the OAuth client lacks: the provider gets
    `API Error: 403`, so a dry run ends Failed and a real run RollbackComplete;
-3. the built-in failure-demo accelerator (`FAILURE_DEMO_ID`): its `outcome` parameter
+3. a GUID in an integration-id parameter that is no integration of the job's org (another
+   org's id, say): the provider gets `API Error: 404` naming it, the same two statuses;
+4. the built-in failure-demo accelerator (`FAILURE_DEMO_ID`): its `outcome` parameter
    decides the real run, its dry runs end Complete;
-4. a failure trigger in any parameter value (sensitive ones too):
+5. a failure trigger in any parameter value (sensitive ones too):
    `sandbox:fail-rollback-failed` (RollbackFailed), `sandbox:fail-rollback`
    (RollbackComplete), `sandbox:fail` (Failed), `sandbox:incomplete` (Incomplete),
    `sandbox:internal-error` (InternalError). Rollback triggers model apply-time API
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from iac_mcp.sandbox.catalog import CatalogEntry
+from iac_mcp.sandbox.orgs import MissingObject
 from iac_mcp.sandbox.resources import Resource, is_data_action_module, module_name, plan_resources
 from iac_mcp.sandbox.terraform import (
     COLOUR,
@@ -86,6 +89,16 @@ class Outcome:
     reason: str = ""
     problems: tuple[Problem, ...] = ()
     missing_permissions: tuple[str, ...] = ()
+    missing_objects: tuple[MissingObject, ...] = ()
+
+    @property
+    def refusal(self) -> str | None:
+        """The provider's API error when the platform refuses the run's calls (403 or 404), else None."""
+        if self.missing_permissions:
+            return permission_error(self.missing_permissions)
+        if self.missing_objects:
+            return "\n".join(m.detail() for m in self.missing_objects)
+        return None
 
 
 def planned_outcome(
@@ -95,6 +108,7 @@ def planned_outcome(
     *,
     problems: Sequence[Problem] = (),
     missing_permissions: Sequence[str] = (),
+    missing_objects: Sequence[MissingObject] = (),
 ) -> Outcome:
     """The terminal status the job will reach (see the module docstring for the order)."""
     if problems:
@@ -104,6 +118,10 @@ def planned_outcome(
         return Outcome(
             status, "missing permission(s) " + ", ".join(missing_permissions), missing_permissions=tuple(missing_permissions)
         )
+    if missing_objects:
+        status = "Failed" if dry_run else "RollbackComplete"
+        reason = "no such object(s) in this org: " + ", ".join(f"{m.kind} in {m.parameter}" for m in missing_objects)
+        return Outcome(status, reason, missing_objects=tuple(missing_objects))
     if entry.spec.id == FAILURE_DEMO_ID:
         chosen = values.get("outcome", "complete")
         return Outcome("Complete" if dry_run else DEMO_OUTCOMES.get(chosen, "Complete"), f"outcome={chosen}")
@@ -129,6 +147,8 @@ class Job:
 
     id: str
     sequence: int
+    org: str
+    """The name of the org whose token submitted it: only that org's tokens see it."""
     entry: CatalogEntry
     dry_run: bool
     values: dict[str, str]
@@ -156,8 +176,10 @@ class Job:
             return {"code": "internal.server.error", "message": f"The job could not be run: internal error ({reason})."}
         if status == "Incomplete":
             return {"code": "job.incomplete", "message": f"The job did not finish ({reason})."}
-        if self.outcome.missing_permissions:
-            return {"code": "job.failed", "message": f"Terraform failed: {permission_error(self.outcome.missing_permissions)}."}
+        refusal = self.outcome.refusal
+        if refusal is not None:
+            stage = "plan" if self.dry_run else "apply"
+            return {"code": "job.failed", "message": f"Terraform {stage} failed: {' '.join(refusal.splitlines())}"}
         stage = "plan" if self.dry_run or self.outcome.problems else "apply"
         return {"code": "job.failed", "message": f"Terraform {stage} failed ({reason})."}
 
@@ -170,8 +192,9 @@ class Job:
         if self.outcome.problems:
             return init + self._invalid(palette), None
         resources = plan_resources(self.entry, self.values)
-        if self.outcome.missing_permissions:
-            return self._forbidden(init, resources, palette)
+        refusal = self.outcome.refusal
+        if refusal is not None:
+            return self._refused(init, resources, palette, refusal)
         return self._run(init, resources, palette)
 
     def _invalid(self, palette: Palette) -> str:
@@ -181,10 +204,10 @@ class Job:
             blocks.append(render_error(palette, summary, None, detail.format(name=problem.name, message=problem.message)))
         return "".join(blocks)
 
-    def _forbidden(self, init: str, resources: list[Resource], palette: Palette) -> tuple[str, str | None]:
+    def _refused(self, init: str, resources: list[Resource], palette: Palette, detail: str) -> tuple[str, str | None]:
+        """The platform refused the first call: nothing is created, a real run rolls back nothing."""
         failing = resources[0] if resources else None
         what = f"{failing.type} {failing.name}" if failing else "resources"
-        detail = permission_error(self.outcome.missing_permissions)
         if self.dry_run:
             return init + render_error(palette, f"Failed to read {what}", failing, detail), None
         text = init + render_apply(self.id, resources, palette, created=0)

@@ -21,6 +21,7 @@ TERMINAL_STATUSES = ("Complete", "Failed", "Incomplete", "InternalError", "Rollb
 VIEW_ACCELERATORS = "infrastructureascode:accelerator:view"
 ADD_JOB = "infrastructureascode:job:add"
 VIEW_JOBS = "infrastructureascode:job:view"
+VIEW_INTEGRATIONS = "integrations:integration:view"
 
 
 def same(a: str | None, b: str | None) -> bool:
