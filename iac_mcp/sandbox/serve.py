@@ -27,9 +27,13 @@ from iac_mcp.sandbox.app import create_app
 from iac_mcp.sandbox.settings import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
+    DEFAULT_ORG_NAME,
     HISTORY_SHAPES,
+    SIGNIN_SUFFIX,
     VALIDATE_AT,
+    SandboxOrg,
     SandboxSettings,
+    SandboxUser,
 )
 
 logger = logging.getLogger("iac_mcp.sandbox")
@@ -88,7 +92,8 @@ def running_sandbox(settings: SandboxSettings | None = None, *, app: Starlette |
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="iac-mcp sandbox",
-        description="Run the embedded Genesys Cloud IaC API sandbox (OAuth login and the five IaC routes).",
+        description="Run the embedded Genesys Cloud IaC API sandbox: OAuth (client credentials, and a sign-in form "
+        "with PKCE codes), the five IaC routes, integrations, users/me and subjects/me, for one or several orgs.",
     )
     p.add_argument("--host", default=HOST, help="interface to listen on (default %(default)s)")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (default %(default)s)")
@@ -100,9 +105,32 @@ def parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="directory of accelerator *.json specs to add (repeatable)",
     )
-    p.add_argument("--client-id", default=DEFAULT_CLIENT_ID, help="OAuth client id (default %(default)s)")
     p.add_argument(
-        "--client-secret", default=DEFAULT_CLIENT_SECRET, help="OAuth client secret (default: the documented sandbox secret)"
+        "--client-id", default=None, help=f"OAuth client id of the one org without --org (default {DEFAULT_CLIENT_ID})"
+    )
+    p.add_argument(
+        "--client-secret", default=None, help="OAuth client secret of the one org without --org (default: the documented one)"
+    )
+    p.add_argument(
+        "--org",
+        type=org_spec,
+        action="append",
+        default=[],
+        dest="orgs",
+        metavar="NAME:CLIENT_ID:CLIENT_SECRET",
+        help="serve an org, told apart by its OAuth client (repeatable; the first is the default org). Its public "
+        f"sign-in client is CLIENT_ID{SIGNIN_SUFFIX}. Default: one org '{DEFAULT_ORG_NAME}' with --client-id/--client-secret",
+    )
+    p.add_argument(
+        "--user",
+        type=user_spec,
+        action="append",
+        default=[],
+        dest="users",
+        metavar="[ORG/]NAME:PASSWORD[:PERM,...]",
+        help="a user who can sign in at /oauth/authorize (repeatable), in ORG (default the first org), holding exactly "
+        "the permissions listed (none if omitted). Default: in every org alice/alice-sandbox and bob/bob-sandbox "
+        "(infrastructureascode:job:add and the view permissions) and eve/eve-sandbox (view permissions only)",
     )
     p.add_argument(
         "--job-duration",
@@ -143,13 +171,65 @@ def _permissions(value: str) -> frozenset[str]:
     return frozenset(p.strip() for p in value.split(",") if p.strip())
 
 
+def org_spec(value: str) -> SandboxOrg:
+    """`NAME:CLIENT_ID:CLIENT_SECRET` (the secret may hold ':'). Errors never quote the secret."""
+    name, _, rest = value.partition(":")
+    client_id, _, secret = rest.partition(":")
+    if not (name and client_id and secret):
+        shown = f" for org {name[:63]!r}" if name else ""
+        raise argparse.ArgumentTypeError(f"expected NAME:CLIENT_ID:CLIENT_SECRET{shown}, all three non-empty")
+    try:
+        return SandboxOrg(name, client_id, secret)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def user_spec(value: str) -> SandboxUser:
+    """`[ORG/]NAME:PASSWORD[:PERM,...]` (the password cannot hold ':'). Errors never quote the password."""
+    who, _, rest = value.partition(":")
+    password, _, permissions = rest.partition(":")
+    org, _, username = who.rpartition("/")
+    if not (username and password):
+        raise argparse.ArgumentTypeError("expected [ORG/]NAME:PASSWORD[:PERM,...] with a name and a password")
+    try:
+        return SandboxUser(username, password, _permissions(permissions), org=org)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point (`iac-mcp sandbox ...`); blocks until interrupted."""
-    args = parser().parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
+    if args.orgs and (args.client_id is not None or args.client_secret is not None):
+        cli.error("--client-id/--client-secret are the client of the one org without --org: give each org's in its --org")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    settings = SandboxSettings(
-        client_id=args.client_id,
-        client_secret=args.client_secret,
+    try:
+        settings = _settings(args)
+    except ValueError as exc:
+        cli.error(str(exc))
+    app = create_app(settings)
+    logger.info(
+        "sandbox on http://%s:%d: %d accelerators, history as %s, validation at %s",
+        args.host,
+        args.port,
+        len(app.state.sandbox.catalog),
+        settings.history_shape,
+        settings.validate_at,
+    )
+    for org in settings.served_orgs:
+        users = ", ".join(u.username for u in settings.served_users if u.org == org.name) or "none"
+        logger.info("org %s: client id %r, sign-in client id %r, users %s", org.name, org.client_id, org.signin_client_id, users)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> SandboxSettings:
+    return SandboxSettings(
+        client_id=args.client_id or DEFAULT_CLIENT_ID,
+        client_secret=args.client_secret or DEFAULT_CLIENT_SECRET,
+        orgs=list(args.orgs),
+        users=list(args.users),
         token_lifetime=args.token_lifetime,
         job_duration=args.job_duration,
         catalog_dirs=list(args.catalog),
@@ -159,15 +239,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         validate_at=args.validate_at,
         ansi_colour=args.colour,
     )
-    app = create_app(settings)
-    logger.info(
-        "sandbox on http://%s:%d: %d accelerators, client id %r, history as %s, validation at %s",
-        args.host,
-        args.port,
-        len(app.state.sandbox.catalog),
-        settings.client_id,
-        settings.history_shape,
-        settings.validate_at,
-    )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
-    return 0
