@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +22,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from iac_mcp.genesys.config import GenesysConfig
 from iac_mcp.genesys.errors import ConfigurationError
 from iac_mcp.logic.plan_token import PLAN_TOKEN_PURPOSE, derive_key
+from iac_mcp.transports.addresses import secure_url_problem
+from iac_mcp.transports.identities import NamedToken, name_problem
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """Tool arguments are small; a megabyte is generous and keeps memory per request bounded."""
@@ -30,6 +33,11 @@ MIN_SECRET_LENGTH = 32
 """Bearer tokens and the signing key are guessable below this."""
 
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+
+_OAUTH_FIELDS = ("oauth_issuer", "oauth_audience", "oauth_jwks_url", "oauth_resource_url")
+
+NAMED_TOKEN_FORM = "`name:token` (or the token alone, named by its fingerprint)"
+"""How a bearer token is written, in the variable and in the token file."""
 
 
 class Mode(StrEnum):
@@ -113,9 +121,37 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, validation_alias="IAC_MCP_HTTP_PORT", description="port to bind")
     workers: int = Field(1, ge=1, le=64, validation_alias="IAC_MCP_HTTP_WORKERS", description="worker processes")
     http_tokens: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
-        (), validation_alias="IAC_MCP_HTTP_TOKENS", description="comma-separated bearer tokens"
+        (), validation_alias="IAC_MCP_HTTP_TOKENS", description="comma-separated bearer tokens, each name:token or a token"
     )
-    token_file: Path | None = Field(None, validation_alias="IAC_MCP_HTTP_TOKEN_FILE", description="bearer tokens, one a line")
+    token_file: Path | None = Field(
+        None, validation_alias="IAC_MCP_HTTP_TOKEN_FILE", description="bearer tokens, one a line: name:token or a token"
+    )
+    oauth_issuer: str | None = Field(
+        None, validation_alias="IAC_MCP_OAUTH_ISSUER", description="OAuth: the issuer (iss) of accepted JWT access tokens"
+    )
+    oauth_audience: str | None = Field(
+        None, validation_alias="IAC_MCP_OAUTH_AUDIENCE", description="OAuth: the audience (aud) tokens must be issued for"
+    )
+    oauth_jwks_url: str | None = Field(
+        None, validation_alias="IAC_MCP_OAUTH_JWKS_URL", description="OAuth: the issuer's signing keys (JWKS document)"
+    )
+    oauth_resource_url: str | None = Field(
+        None,
+        validation_alias="IAC_MCP_OAUTH_RESOURCE_URL",
+        description="OAuth: the public URL of /mcp in protected-resource metadata (default: the audience)",
+    )
+    read_timeout: float = Field(
+        10.0, ge=1, le=300, validation_alias="IAC_MCP_HTTP_READ_TIMEOUT", description="seconds to send a whole request"
+    )
+    limit_concurrency: int = Field(
+        100, ge=2, le=100_000, validation_alias="IAC_MCP_HTTP_LIMIT_CONCURRENCY", description="connections per worker; more: 503"
+    )
+    sessions_per_principal: int = Field(
+        10, ge=1, le=10_000, validation_alias="IAC_MCP_HTTP_SESSIONS_PER_PRINCIPAL", description="--stateful sessions per caller"
+    )
+    session_idle_timeout: float = Field(
+        1800.0, ge=1, le=86_400, validation_alias="IAC_MCP_HTTP_SESSION_IDLE_TIMEOUT", description="idle --stateful sessions end"
+    )
     insecure_no_auth: bool = Field(
         False, validation_alias="IAC_MCP_HTTP_INSECURE_NO_AUTH", description="allow a non-loopback bind without tokens"
     )
@@ -147,7 +183,9 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("client_id", "region", "api_region", "client_secret", "access_token", "signing_key", mode="before")
+    @field_validator(
+        "client_id", "region", "api_region", "client_secret", "access_token", "signing_key", *_OAUTH_FIELDS, mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -171,9 +209,16 @@ class Settings(BaseSettings):
 
     @field_validator("http_tokens", mode="after")
     @classmethod
-    def _long_tokens(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
-        if any(len(token.get_secret_value()) < MIN_SECRET_LENGTH for token in value):
-            raise ValueError(f"each token must be at least {MIN_SECRET_LENGTH} characters (e.g. `openssl rand -hex 32`)")
+    def _named_tokens(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        _unique([(f"item {n}", _named_token(item.get_secret_value(), f"item {n}")) for n, item in enumerate(value, 1)])
+        return value
+
+    @field_validator("oauth_issuer", "oauth_jwks_url", "oauth_resource_url", mode="after")
+    @classmethod
+    def _secure_url(cls, value: str | None) -> str | None:
+        problem = secure_url_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
         return value
 
     # --- Derived --------------------------------------------------------------------
@@ -193,19 +238,83 @@ class Settings(BaseSettings):
         secret = _reveal(self.signing_key)
         return derive_key(secret, PLAN_TOKEN_PURPOSE) if secret else secrets.token_bytes(32)
 
-    def bearer_tokens(self) -> tuple[str, ...]:
-        """Every accepted HTTP bearer token: the variable's plus the token file's."""
-        tokens = [t.get_secret_value() for t in self.http_tokens]
+    def bearer_tokens(self) -> tuple[NamedToken, ...]:
+        """Every accepted HTTP bearer token and its name: the variable's plus the token file's.
+
+        Raises `SettingsError` naming the variable or file and the item or line at fault, never its text.
+        """
+        variable = ENVIRONMENT_VARIABLES["http_tokens"]
+        items = [(item.get_secret_value(), f"{variable} item {n}") for n, item in enumerate(self.http_tokens, 1)]
         if self.token_file is not None:
-            lines = self.token_file.read_text(encoding="utf-8").splitlines()
-            from_file = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
-            if any(len(t) < MIN_SECRET_LENGTH or not _VISIBLE_ASCII.fullmatch(t) for t in from_file):
-                raise SettingsError(
-                    f"{ENVIRONMENT_VARIABLES['token_file']} (or --token-file) holds a token shorter than "
-                    f"{MIN_SECRET_LENGTH} characters or with characters other than visible ASCII."
-                )
-            tokens += from_file
-        return tuple(dict.fromkeys(tokens))
+            source = f"{ENVIRONMENT_VARIABLES['token_file']} (or --token-file) {self.token_file}"
+            try:
+                lines = self.token_file.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as error:
+                raise SettingsError(f"{source} cannot be read ({type(error).__name__}).") from None
+            items += [(line, f"{source} line {n}") for n, line in enumerate(lines, 1) if line.strip()[:1] not in ("", "#")]
+        try:
+            return _unique([(where, _named_token(text, where)) for text, where in items])
+        except ValueError as error:
+            raise SettingsError(f"{error}.") from None
+
+    def oauth(self) -> OAuthResourceServer | None:
+        """The OAuth resource-server configuration, or None; `SettingsError` unless it is complete."""
+        issuer, audience, jwks_url = self.oauth_issuer, self.oauth_audience, self.oauth_jwks_url
+        if issuer is None and audience is None and jwks_url is None and self.oauth_resource_url is None:
+            return None
+        if issuer is None or audience is None or jwks_url is None:
+            every = ", ".join(ENVIRONMENT_VARIABLES[name] for name in _OAUTH_FIELDS[:3])
+            raise SettingsError(
+                f"OAuth needs {every} together (or --oauth-issuer, --oauth-audience and --oauth-jwks-url): "
+                "set the missing ones, or unset them all to serve without OAuth."
+            )
+        resource = self.oauth_resource_url or audience
+        if secure_url_problem(resource):
+            raise SettingsError(
+                f"{ENVIRONMENT_VARIABLES['oauth_audience']} is not an https URL, so it cannot be advertised as this "
+                f"server's address: set {ENVIRONMENT_VARIABLES['oauth_resource_url']} to the public URL of /mcp."
+            )
+        return OAuthResourceServer(issuer, audience, jwks_url, resource)
+
+
+@dataclass(frozen=True)
+class OAuthResourceServer:
+    """Whose JWT access tokens the HTTP server accepts, and the address it advertises for them."""
+
+    issuer: str
+    audience: str
+    jwks_url: str
+    resource_url: str
+
+
+def _named_token(text: str, where: str) -> NamedToken:
+    """One `name:token` (or bare token) item; errors name `where`, never the text (it may be a secret)."""
+    text = text.strip()
+    name, colon, token = text.partition(":")
+    if not colon:
+        name, token = "", text
+    if colon and (problem := name_problem(name)):
+        raise ValueError(f"{where}: {problem}; write {NAMED_TOKEN_FORM}")
+    if len(token) < MIN_SECRET_LENGTH or not _VISIBLE_ASCII.fullmatch(token):
+        raise ValueError(
+            f"{where}: the token must be at least {MIN_SECRET_LENGTH} visible ASCII characters "
+            f"(e.g. `openssl rand -hex 32`); write {NAMED_TOKEN_FORM}"
+        )
+    return NamedToken(name, token) if colon else NamedToken.unnamed(token)
+
+
+def _unique(entries: list[tuple[str, NamedToken]]) -> tuple[NamedToken, ...]:
+    """The tokens with exact repeats dropped; a name or a token used twice otherwise is refused
+    (one token authenticates one principal). Errors name the two places, never a token."""
+    by_name: dict[str, tuple[str, NamedToken]] = {}
+    by_token: dict[str, tuple[str, NamedToken]] = {}
+    for where, token in entries:
+        for seen in (by_name.get(token.name), by_token.get(token.token)):
+            if seen is not None and seen[1] != token:
+                raise ValueError(f"{where} and {seen[0]} share a token name or a token: give each token its own name")
+        by_name.setdefault(token.name, (where, token))
+        by_token.setdefault(token.token, (where, token))
+    return tuple(token for _, token in by_name.values())
 
 
 def _reveal(secret: SecretStr | None) -> str | None:

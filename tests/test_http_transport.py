@@ -22,9 +22,10 @@ from http_support import (
 from servers import ERAS, sandbox
 
 from iac_mcp.genesys.errors import ConfigurationError
-from iac_mcp.transports.auth import StaticTokenVerifier
 from iac_mcp.settings import Settings, SettingsError, load_settings
+from iac_mcp.transports.auth import StaticTokenVerifier
 from iac_mcp.transports.http import check_exposure, transport_security
+from iac_mcp.transports.identities import NamedToken
 
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -127,7 +128,7 @@ def test_allowed_hosts_and_origins_extend_the_defaults() -> None:
 def test_exposed_host_without_tokens_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="without authentication"):
         check_exposure(Settings(host="0.0.0.0"), ())
-    check_exposure(Settings(host="0.0.0.0"), ("t",))
+    check_exposure(Settings(host="0.0.0.0"), (NamedToken.unnamed("t"),))
     check_exposure(Settings(host="::1"), ())
 
 
@@ -144,6 +145,7 @@ def test_cli_refuses_an_exposed_bind_without_tokens() -> None:
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     assert done.returncode == 2
     assert "without authentication" in done.stderr
@@ -156,6 +158,7 @@ def test_cli_refuses_workers_on_the_in_process_sandbox() -> None:
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     assert done.returncode == 2 and "iac-mcp sandbox" in done.stderr
 
@@ -166,10 +169,10 @@ def test_tokens_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     file = tmp_path / "tokens"
     file.write_text(f"# ops bot\n{f1}\n\n  {f2}  \n", encoding="utf-8")
     monkeypatch.setenv("IAC_MCP_HTTP_TOKENS", f"{a}, {b},,")
-    assert load_settings({"token_file": file}).bearer_tokens() == (a, b, f1, f2)
+    assert [t.token for t in load_settings({"token_file": file}).bearer_tokens()] == [a, b, f1, f2]
     monkeypatch.delenv("IAC_MCP_HTTP_TOKENS")
     monkeypatch.setenv("IAC_MCP_HTTP_TOKEN_FILE", str(file))
-    assert load_settings().bearer_tokens() == (f1, f2)
+    assert load_settings().bearer_tokens() == (NamedToken.unnamed(f1), NamedToken.unnamed(f2))
     file.write_text("short\n", encoding="utf-8")
     with pytest.raises(SettingsError, match="IAC_MCP_HTTP_TOKEN_FILE"):
         load_settings().bearer_tokens()
@@ -177,7 +180,7 @@ def test_tokens_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.anyio
 async def test_verifier_accepts_only_configured_tokens() -> None:
-    verifier = StaticTokenVerifier(["alpha-token", "beta-token"])
+    verifier = StaticTokenVerifier([NamedToken.unnamed("alpha-token"), NamedToken.unnamed("beta-token")])
     good = await verifier.verify_token("beta-token")
     assert good is not None and good.client_id.startswith("token-") and "beta" not in good.client_id
     assert await verifier.verify_token("beta-toke") is None

@@ -13,15 +13,16 @@ by the environment: `uvicorn --factory iac_mcp.startup:http_app_from_env`.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import uvicorn
+from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
 from mcp.server.request_state import RequestStateSecurity
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import AnyHttpUrl, ConfigDict, TypeAdapter
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -32,8 +33,12 @@ from iac_mcp import __version__
 from iac_mcp.genesys.errors import ConfigurationError
 from iac_mcp.logic.plan_token import derive_key
 from iac_mcp.server.app import ClientFactory, LedgerFactory, build_server
-from iac_mcp.settings import ENVIRONMENT_VARIABLES, Settings
-from iac_mcp.transports.auth import BearerGuard, StaticTokenVerifier
+from iac_mcp.settings import ENVIRONMENT_VARIABLES, OAuthResourceServer, Settings
+from iac_mcp.transports.addresses import is_loopback
+from iac_mcp.transports.auth import BearerGuard, EitherVerifier, StaticTokenVerifier
+from iac_mcp.transports.identities import NamedToken
+from iac_mcp.transports.limits import HttpConfig, SessionQuota, live_sessions
+from iac_mcp.transports.oauth import JwtVerifier
 
 log = logging.getLogger("iac_mcp.http")
 
@@ -47,29 +52,25 @@ GRACEFUL_SHUTDOWN_SECONDS = 10
 
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 _WILDCARDS = ("0.0.0.0", "::", "")
-_TOKENS = f"{ENVIRONMENT_VARIABLES['http_tokens']} or --token-file"
+_TOKENS = f"{ENVIRONMENT_VARIABLES['http_tokens']}, --token-file or --oauth-issuer/--oauth-audience/--oauth-jwks-url"
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_exposure(settings: Settings, tokens: tuple[str, ...]) -> None:
-    """Refuse to serve beyond loopback without tokens, unless explicitly told to; never
-    trust proxy headers without tokens (behind a proxy every peer looks like loopback)."""
-    if not tokens and (settings.proxy_headers or settings.forwarded_allow_ips):
+def check_exposure(settings: Settings, tokens: Sequence[NamedToken], oauth: OAuthResourceServer | None = None) -> None:
+    """Refuse to serve beyond loopback without authentication (tokens or OAuth), unless explicitly
+    told to; never trust proxy headers without it (behind a proxy every peer looks like loopback)."""
+    authenticated = bool(tokens) or oauth is not None
+    if not authenticated and (settings.proxy_headers or settings.forwarded_allow_ips):
         raise ConfigurationError(
             f"Refusing to trust proxy headers without authentication: behind a proxy every caller looks local. "
             f"Set {_TOKENS}, or drop --proxy-headers/--forwarded-allow-ips."
         )
     if tokens:
-        log.info("Bearer-token authentication on %s (%d token(s))", MCP_PATH, len(tokens))
-    elif is_loopback(settings.host):
+        log.info("Bearer-token authentication on %s (%d named token(s))", MCP_PATH, len(tokens))
+    if oauth is not None:
+        log.info("OAuth access tokens accepted on %s from issuer %s for audience %s", MCP_PATH, oauth.issuer, oauth.audience)
+    if authenticated:
+        return
+    if is_loopback(settings.host):
         log.info("No bearer tokens configured: serving without authentication on loopback only")
     elif settings.insecure_no_auth:
         log.warning(
@@ -207,8 +208,8 @@ def create_app(
 
     Raises `ConfigurationError` when the settings would expose the server unauthenticated.
     """
-    tokens = settings.bearer_tokens()
-    check_exposure(settings, tokens)
+    tokens, oauth = settings.bearer_tokens(), settings.oauth()
+    check_exposure(settings, tokens, oauth)
     if settings.signing_key is None:
         log.warning(
             "%s is unset: plan tokens and request state use a random per-process key, so a flow cannot "
@@ -225,16 +226,41 @@ def create_app(
         stateless_http=not settings.stateful,
         transport_security=security,
         max_request_body_size=settings.max_body_bytes,
+        session_idle_timeout=settings.session_idle_timeout,
         host=settings.host,
     )
+    if settings.stateful:
+        app.add_middleware(
+            SessionQuota,
+            sessions=live_sessions(server.session_manager),
+            limit=settings.sessions_per_principal,
+            idle_timeout=settings.session_idle_timeout,
+            path=MCP_PATH,
+        )
     app.add_middleware(ExactHostGuard, security=security, path=MCP_PATH)
     if not settings.stateful:
         app.add_middleware(NoStreamsWhenStateless, path=MCP_PATH)
-    if tokens:
-        app.add_middleware(BearerGuard, verifier=StaticTokenVerifier(list(tokens)), path=MCP_PATH)
+    if tokens or oauth:
+        add_authentication(app, tokens, oauth)
     elif not settings.insecure_no_auth:
         app.add_middleware(LoopbackOnly, path=MCP_PATH)
     return app
+
+
+_URL = TypeAdapter(AnyHttpUrl, config=ConfigDict(url_preserve_empty_path=True))
+"""URLs as configured: `https://idp.example` must not grow a slash (issuers compare as exact strings)."""
+
+
+def add_authentication(app: Starlette, tokens: Sequence[NamedToken], oauth: OAuthResourceServer | None) -> None:
+    """Guard `/mcp` with the named tokens and/or OAuth; with OAuth, serve mcp's protected-resource
+    metadata (RFC 9728) naming the issuer, and point every 401 at it."""
+    metadata_url = None
+    if oauth is not None:
+        resource = _URL.validate_python(oauth.resource_url)
+        app.router.routes.extend(create_protected_resource_routes(resource, [_URL.validate_python(oauth.issuer)]))
+        metadata_url = build_resource_metadata_url(resource)
+    verifier = EitherVerifier(StaticTokenVerifier(tokens) if tokens else None, JwtVerifier(oauth) if oauth is not None else None)
+    app.add_middleware(BearerGuard, verifier=verifier, path=MCP_PATH, resource_metadata_url=metadata_url)
 
 
 AppBuilder = Callable[[Settings], Starlette]
@@ -259,7 +285,7 @@ class WorkerApp:
 
 def serve_http(settings: Settings, build: AppBuilder) -> int:
     """`iac-mcp serve --http`: uvicorn with the app, or with one app per worker process."""
-    check_exposure(settings, settings.bearer_tokens())
+    check_exposure(settings, settings.bearer_tokens(), settings.oauth())
     if settings.workers > 1:
         if settings.stateful:
             raise ConfigurationError("--stateful keeps sessions in one process: it cannot be combined with --workers.")
@@ -272,8 +298,10 @@ def serve_http(settings: Settings, build: AppBuilder) -> int:
             raise ConfigurationError(
                 f"--workers needs {ENVIRONMENT_VARIABLES['signing_key']}, so every worker can verify the others' state."
             )
-    config = uvicorn.Config(
+    config = HttpConfig(
         WorkerApp(build, settings),
+        read_timeout=settings.read_timeout,
+        limit_concurrency=settings.limit_concurrency,
         factory=True,
         host=settings.host,
         port=settings.port,
