@@ -114,6 +114,12 @@ class Settings(BaseSettings):
         None, validation_alias="IAC_MCP_DATABASE_URL", description="the ledger (default: SQLite in the state directory)"
     )
     log_level: LogLevel = Field(LogLevel.INFO, validation_alias="IAC_MCP_LOG_LEVEL", description="stderr log level")
+    call_time_limit: float = Field(
+        45.0, ge=5, le=600, validation_alias="IAC_MCP_CALL_TIME_LIMIT", description="seconds a tool call may take upstream"
+    )
+    waits_per_caller: int = Field(
+        4, ge=1, le=100, validation_alias="IAC_MCP_WAITS_PER_CALLER", description="concurrent get-job waits per caller"
+    )
 
     # Streamable HTTP
     transport: Transport = Field(Transport.STDIO, validation_alias="IAC_MCP_TRANSPORT", description="stdio or http")

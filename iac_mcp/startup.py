@@ -61,6 +61,8 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
     _flag(group, "mode", "--mode", metavar="|".join(m.value for m in Mode))
     _flag(group, "consent", "--consent", metavar="|".join(c.value for c in ConsentPolicy))
     _flag(group, "log_level", "--log-level", metavar="LEVEL")
+    _flag(group, "call_time_limit", "--call-time-limit", metavar="SECONDS")
+    _flag(group, "waits_per_caller", "--waits-per-caller", metavar="N")
 
 
 def _http_flags(parser: argparse.ArgumentParser) -> None:

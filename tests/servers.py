@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-import tempfile
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,9 @@ from iac_mcp.sandbox.settings import SandboxSettings
 from iac_mcp.server.app import LedgerFactory, build_server
 from iac_mcp.settings import Mode, Settings
 from iac_mcp.upstream import ledger_at, sandbox_client
+
+QUEUE_MODULE_NAME = "Simple Queue Module"
+"""A built-in accelerator with no sensitive parameters: its output is shown in full."""
 
 ERAS = ("legacy", "auto")
 """mcp 2.3 client modes: the 2025-11-25 handshake, and the stateless 2026-07-28 protocol."""

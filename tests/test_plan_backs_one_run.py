@@ -17,7 +17,17 @@ from mcp import Client
 from mcp.client.context import ClientRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp.types import ElicitRequestParams, ElicitResult
-from servers import ERAS, all_descriptions, connected, fresh_ledger, fresh_ledger_url, sandbox, server_settings, text_of
+from servers import (
+    ERAS,
+    QUEUE_MODULE_NAME,
+    all_descriptions,
+    connected,
+    fresh_ledger,
+    fresh_ledger_url,
+    sandbox,
+    server_settings,
+    text_of,
+)
 
 from iac_mcp.demo import example_arguments
 from iac_mcp.sandbox.faults import drop_after, slow
@@ -25,7 +35,6 @@ from iac_mcp.settings import ConsentPolicy
 
 pytestmark = pytest.mark.anyio
 
-QUEUE_MODULE_NAME = "Simple Queue Module"
 
 
 @pytest.fixture(params=ERAS)

@@ -11,7 +11,18 @@ import pytest
 from mcp import Client
 from mcp.client.context import ClientRequestContext
 from mcp.types import ElicitRequestParams, ElicitResult
-from servers import ERAS, SIGNING_KEY, all_descriptions, connected, everything_in, sandbox, server_settings, submit_example, text_of
+from servers import (
+    ERAS,
+    QUEUE_MODULE_NAME,
+    SIGNING_KEY,
+    all_descriptions,
+    connected,
+    everything_in,
+    sandbox,
+    server_settings,
+    submit_example,
+    text_of,
+)
 
 from iac_mcp.demo import example_arguments
 from iac_mcp.logic.plan_token import issue_plan_token
@@ -20,7 +31,6 @@ from iac_mcp.settings import ConsentPolicy
 
 pytestmark = pytest.mark.anyio
 
-QUEUE_MODULE_NAME = "Simple Queue Module"
 
 
 @pytest.fixture(params=ERAS)
@@ -45,7 +55,7 @@ class Elicitations:
 async def _target(client: Client, predicate: Any = None) -> dict[str, Any]:
     descriptions = await all_descriptions(client)
     for d in descriptions:
-        if predicate is None and d["name"] == QUEUE_MODULE_NAME or predicate is not None and predicate(d):
+        if (predicate is None and d["name"] == QUEUE_MODULE_NAME) or (predicate is not None and predicate(d)):
             return d
     raise AssertionError("no accelerator fits")
 

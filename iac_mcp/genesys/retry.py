@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import anyio
 import httpx
 
+from iac_mcp.genesys.deadline import current_limit, shrink_timeouts, time_left
 from iac_mcp.genesys.errors import CORRELATION_HEADER, TransportError, parse_retry_after
 
 logger = logging.getLogger("iac_mcp.genesys")
@@ -57,13 +58,18 @@ class RetryPolicy:
         delay = min(self.max_delay, self.base_delay * 2.0 ** (retry - 1))
         return delay * (1 - self.jitter * random.random())
 
-    def next_delay(self, attempt: int, waited: float, retry_after: float | None) -> float | None:
+    def next_delay(
+        self, attempt: int, waited: float, retry_after: float | None, time_left: float | None = None
+    ) -> float | None:
         """How long to sleep before attempt `attempt + 1`, or None to give up now.
 
-        A `Retry-After` longer than the wait still allowed means giving up at once: the
-        caller is better served by an immediate error that says how long to wait.
+        A `Retry-After` longer than the wait still allowed (by this policy, or by the time
+        left to the operation) means giving up at once: the caller is better served by an
+        immediate error that says how long to wait.
         """
         remaining = self.max_total_wait - waited
+        if time_left is not None:
+            remaining = min(remaining, time_left)
         if attempt >= self.max_attempts:
             return None
         if retry_after is not None:
@@ -82,12 +88,25 @@ def resendable(request: httpx.Request) -> bool:
     return bool(request.extensions.get(RESENDABLE, request.method in ("GET", "HEAD")))
 
 
+def _limit_note() -> str:
+    """Why an attempt ended, when the operation's time limit ended it."""
+    limit, left = current_limit(), time_left()
+    if limit is None or left is None or left > SPENT:
+        return ""
+    return f" The call's time limit of {limit.seconds:g} s ran out."
+
+
+SPENT = 0.05
+"""Seconds left below which a timeout is the time limit's doing, not the upstream's."""
+
+
 class RetryTransport(httpx.AsyncBaseTransport):
     """A transport layer that resends what is safe to resend, and nothing else.
 
     Returns the last HTTP answer, whatever its status. A transport error is raised as
     `TransportError`, whose `maybe_processed` says whether the request may have reached
-    Genesys: the fact that forbids resending a job submission.
+    Genesys: the fact that forbids resending a job submission. Under a `time_limit`, each
+    attempt's timeouts are cut to the time left and no retry starts once it is spent.
     """
 
     def __init__(self, inner: httpx.AsyncBaseTransport, policy: RetryPolicy) -> None:
@@ -100,9 +119,15 @@ class RetryTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         again = resendable(request)
         method, path = request.method, request.url.path
+        timeouts: dict[str, float | None] = dict(request.extensions.get("timeout", {}))
         attempt, waited = 0, 0.0
         while True:
             attempt += 1
+            left = time_left()
+            if left is not None:
+                if left <= 0:
+                    raise TransportError(f"{method} {path} was not sent.{_limit_note()}", maybe_processed=False)
+                request.extensions["timeout"] = shrink_timeouts(timeouts, left)
             started = time.perf_counter()
             try:
                 response = await self._inner.handle_async_request(request)
@@ -112,14 +137,14 @@ class RetryTransport(httpx.AsyncBaseTransport):
                 logger.info("%s %s failed: %s (attempt %d, %.0f ms)", method, path, type(exc).__name__, attempt, elapsed_ms)
                 if reached and not again:
                     raise TransportError(
-                        f"{method} {path} failed after the request may have reached Genesys ({type(exc).__name__}). "
-                        "It was not resent: check whether it was processed before trying again.",
+                        f"{method} {path} failed after the request may have reached Genesys ({type(exc).__name__})."
+                        f"{_limit_note()} It was not resent: check whether it was processed before trying again.",
                         maybe_processed=True,
                     ) from exc
-                delay = self._policy.next_delay(attempt, waited, None)
+                delay = self._policy.next_delay(attempt, waited, None, time_left())
                 if delay is None:
                     raise TransportError(
-                        f"{method} {path} failed after {attempt} attempt(s): {type(exc).__name__}.",
+                        f"{method} {path} failed after {attempt} attempt(s): {type(exc).__name__}.{_limit_note()}",
                         maybe_processed=False,
                     ) from exc
             else:
@@ -135,7 +160,8 @@ class RetryTransport(httpx.AsyncBaseTransport):
                 )
                 if status not in RETRYABLE_STATUSES or (status != 429 and not again):
                     return response
-                delay = self._policy.next_delay(attempt, waited, parse_retry_after(response.headers.get("Retry-After")))
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                delay = self._policy.next_delay(attempt, waited, retry_after, time_left())
                 if delay is None:
                     return response
                 await response.aclose()

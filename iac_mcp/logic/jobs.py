@@ -115,13 +115,18 @@ WITHHELD = (
     "[withheld: the accelerator's specification could not be read, so sensitive values in this text "
     "could not be masked; read the job again in a minute]"
 )
+WITHHELD_FOREIGN = (
+    "[withheld: this job was not submitted through iac-mcp and its accelerator has sensitive parameters "
+    "whose values this server never saw, so they could not be masked wherever Terraform printed them; "
+    "read this output in Genesys Cloud itself]"
+)
 
 
-def withheld(job: InfrastructureascodeJob) -> InfrastructureascodeJob:
+def withheld(job: InfrastructureascodeJob, why: str = WITHHELD) -> InfrastructureascodeJob:
     """The job without its free text: what is shown when masking cannot be guaranteed."""
 
     def hide(text: str | None) -> str | None:
-        return None if text is None else WITHHELD
+        return None if text is None else why
 
     error = job.error_info
     return job.model_copy(

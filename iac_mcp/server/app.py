@@ -17,7 +17,7 @@ from iac_mcp import __version__
 from iac_mcp.genesys.client import IacClient
 from iac_mcp.ledger import Ledger
 from iac_mcp.server import completions, prompts, resources, tools
-from iac_mcp.server.services import Services, bind_services
+from iac_mcp.server.services import Services, bind_services, bound_calls
 from iac_mcp.settings import Settings
 
 INSTRUCTIONS = files("iac_mcp.server").joinpath("instructions.md").read_text(encoding="utf-8")
@@ -59,6 +59,7 @@ def build_server(
         request_state_security=request_state_security,
     )
     server.middleware.append(bind_services)
+    server.middleware.append(bound_calls)
     tools.register(server, settings.mode)
     prompts.register(server)
     resources.register(server)

@@ -9,7 +9,6 @@ leave the server, and jobs come from the same masking `JobReader` as the tools'.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -17,7 +16,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from iac_mcp.genesys.errors import GenesysError, InvalidIdError, NotFoundError
 from iac_mcp.genesys.models import AcceleratorSpecification
-from iac_mcp.logic.redaction import MASK, redact
+from iac_mcp.logic.redaction import MASK
 from iac_mcp.server.errors import describe_error
 from iac_mcp.server.services import current_services
 from iac_mcp.server.tools.common import services
@@ -38,18 +37,14 @@ def _failure(action: str, error: GenesysError, *, subject: str) -> ResourceError
     return ResourceError(message)
 
 
-def masked_spec(spec: AcceleratorSpecification, secrets: Iterable[str] = ()) -> dict[str, Any]:
-    """The specification as Genesys sends it, with every sensitive parameter's default masked.
-
-    Known secret values are masked too, wherever else they might appear (a description,
-    an example value).
-    """
+def masked_spec(spec: AcceleratorSpecification) -> dict[str, Any]:
+    """The specification as Genesys sends it, with every sensitive parameter's default masked."""
     copy = spec.model_copy(deep=True)
     for page in copy.presentation:
         for _, prop in page.schema_.named_properties() if page.schema_ else ():
             if prop.is_sensitive and prop.default is not None:
                 prop.default = MASK
-    masked: dict[str, Any] = redact(copy.to_wire(), secrets, ())
+    masked: dict[str, Any] = copy.to_wire()
     return masked
 
 
@@ -59,7 +54,7 @@ async def accelerator_resource(accelerator_id: str, ctx: Context) -> str:
         spec = await state.specs.get(state.client, accelerator_id)
     except GenesysError as error:
         raise _failure(f"read accelerator {accelerator_id}", error, subject="accelerator") from error
-    return json.dumps(masked_spec(spec, state.secrets), indent=2, ensure_ascii=False)
+    return json.dumps(masked_spec(spec), indent=2, ensure_ascii=False)
 
 
 async def job_resource(job_id: str, ctx: Context) -> str:

@@ -4,22 +4,26 @@ and the job reader that masks every job it hands out."""
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import anyio
+from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from iac_mcp.genesys.client import IacClient
+from iac_mcp.genesys.deadline import time_left, time_limit
 from iac_mcp.genesys.errors import GenesysError
 from iac_mcp.genesys.models import AcceleratorSpecification, InfrastructureascodeJob
+from iac_mcp.genesys.pacing import sharing_as
 from iac_mcp.ledger import Ledger
 from iac_mcp.logic.forms import form_from_spec
-from iac_mcp.logic.jobs import masked_job, withheld
+from iac_mcp.logic.jobs import WITHHELD_FOREIGN, masked_job, withheld
 from iac_mcp.server.lookup import Lookups
 from iac_mcp.settings import Settings
 
@@ -51,6 +55,11 @@ class SpecCache:
             self._entries.popitem(last=False)
         return spec
 
+    def cached_sensitive_names(self, accelerator_id: str) -> frozenset[str] | None:
+        """The sensitive parameter names of a spec read recently (any language), without I/O."""
+        hit = next((spec for (spec_id, _), (_, spec) in self._entries.items() if spec_id == accelerator_id), None)
+        return None if hit is None else form_from_spec(hit).sensitive_names
+
     async def sensitive_names(self, client: IacClient, accelerator_id: str | None) -> frozenset[str] | None:
         """The accelerator's sensitive parameter names; None when they cannot be known."""
         if not accelerator_id:
@@ -61,31 +70,38 @@ class SpecCache:
             return None
 
 
-class RecentSecrets:
-    """Sensitive values submitted through this process, kept to mask them in job output.
+class JobSecrets:
+    """Sensitive values submitted through this process, kept with the job they went into.
 
     Job output is fetched later, possibly long after the submission; remembering the
-    values (bounded, in memory only) lets get-job mask them even where Terraform printed
-    them verbatim. Assignment-style masking by parameter name covers other processes.
+    values (bounded, in memory only) lets get-job mask them wherever Terraform printed
+    them, under any attribute name. They mask that job only: used on other jobs, one
+    caller's secret would mark where it occurs in another caller's output.
     """
 
     MIN_LENGTH = 6
     """Shorter values are never used as masks: they would corrupt ordinary words ("queue")."""
 
-    def __init__(self, max_values: int = 512) -> None:
-        self._max = max_values
-        self._values: OrderedDict[str, None] = OrderedDict()
+    def __init__(self, max_jobs: int = 1024) -> None:
+        self._max = max_jobs
+        self._jobs: OrderedDict[str, tuple[str, ...]] = OrderedDict()
 
-    def add(self, values: Iterable[str]) -> None:
-        for value in values:
-            if len(value) >= self.MIN_LENGTH:
-                self._values[value] = None
-                self._values.move_to_end(value)
-        while len(self._values) > self._max:
-            self._values.popitem(last=False)
+    def add(self, job_id: str, values: Iterable[str]) -> None:
+        kept = tuple(value for value in values if len(value) >= self.MIN_LENGTH)
+        if not kept:
+            return
+        self._jobs[job_id] = kept
+        self._jobs.move_to_end(job_id)
+        while len(self._jobs) > self._max:
+            self._jobs.popitem(last=False)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(tuple(self._values))
+    def of(self, job_id: str) -> tuple[str, ...] | None:
+        """The values submitted into this job, or None when this process did not submit it."""
+        return self._jobs.get(job_id)
+
+
+LAST_READ_SECONDS = 5.0
+"""What a wait leaves of the call's time limit for its last read and the spec it masks with."""
 
 
 class JobReader:
@@ -96,7 +112,7 @@ class JobReader:
     (output, rollback output, error message) is withheld rather than shown unmasked.
     """
 
-    def __init__(self, client: IacClient, specs: SpecCache, secrets: RecentSecrets, ledger: Ledger) -> None:
+    def __init__(self, client: IacClient, specs: SpecCache, secrets: JobSecrets, ledger: Ledger) -> None:
         self._client = client
         self._specs = specs
         self._secrets = secrets
@@ -115,7 +131,11 @@ class JobReader:
         on_status: Callable[[str | None], Awaitable[None]],
     ) -> InfrastructureascodeJob:
         """Poll (backing off 1.5× from 0.5 s to 5 s) until the job is terminal or `seconds`
-        have passed; `on_status` hears each new status. Only the last read is masked."""
+        have passed, leaving the call's time limit room for a last read; `on_status` hears
+        each new status. Only the last read is masked."""
+        left = time_left()
+        if left is not None:
+            seconds = min(seconds, left - LAST_READ_SECONDS)
         deadline = anyio.current_time() + seconds
         delay = 0.5
         last_status: str | None = None
@@ -136,11 +156,16 @@ class JobReader:
         return await self.masked(job)
 
     async def list(self, **filters: Any) -> list[InfrastructureascodeJob]:
-        return [await self.masked(job) for job in await self._client.list_jobs(**filters)]
+        jobs = await self._client.list_jobs(**filters)
+        ours = await self._ledger.claimed(self._client.config.api_base, (job.id for job in jobs))
+        return [await self.masked(job, ours=job.id in ours) for job in jobs]
 
     async def masked(
-        self, job: InfrastructureascodeJob, sensitive_names: frozenset[str] | None = None
+        self, job: InfrastructureascodeJob, sensitive_names: frozenset[str] | None = None, *, ours: bool | None = None
     ) -> InfrastructureascodeJob:
+        """The job with its sensitive values masked, or its free text withheld when that
+        cannot be guaranteed: the names are unknown, or the job has sensitive parameters
+        and was submitted elsewhere (its values may be printed under any attribute name)."""
         names = (
             sensitive_names
             if sensitive_names is not None
@@ -148,7 +173,40 @@ class JobReader:
         )
         if names is None:
             return withheld(job)
-        return masked_job(job, secrets=self._secrets, sensitive_names=names)
+        values = self._secrets.of(job.id)
+        if values is None and names and not (ours if ours is not None else await self._ours(job.id)):
+            return withheld(job, WITHHELD_FOREIGN)
+        return masked_job(job, secrets=values or (), sensitive_names=names)
+
+    async def _ours(self, job_id: str) -> bool:
+        """Whether a submission through this ledger (from any replica) created the job."""
+        return job_id in await self._ledger.claimed(self._client.config.api_base, [job_id])
+
+
+class WaitSlots:
+    """At most `per_caller` get-job waits running at once for each caller.
+
+    A wait holds a request open and polls Genesys; beyond the cap a caller's job is read
+    once instead, so one caller's sixty waits neither pile up nor eat the rate budget.
+    """
+
+    def __init__(self, per_caller: int) -> None:
+        self.per_caller = per_caller
+        self._running: Counter[str] = Counter()
+
+    @contextmanager
+    def take(self, caller: str) -> Iterator[bool]:
+        """Yields whether `caller` may wait now (and holds the slot for the block if so)."""
+        if self._running[caller] >= self.per_caller:
+            yield False
+            return
+        self._running[caller] += 1
+        try:
+            yield True
+        finally:
+            self._running[caller] -= 1
+            if not self._running[caller]:
+                del self._running[caller]
 
 
 @dataclass(frozen=True)
@@ -160,12 +218,16 @@ class Services:
     signing_key: bytes
     ledger: Ledger
     specs: SpecCache = field(default_factory=SpecCache)
-    secrets: RecentSecrets = field(default_factory=RecentSecrets)
+    secrets: JobSecrets = field(default_factory=JobSecrets)
     lookups: Lookups = field(default_factory=Lookups)
 
     @cached_property
     def jobs(self) -> JobReader:
         return JobReader(self.client, self.specs, self.secrets, self.ledger)
+
+    @cached_property
+    def waits(self) -> WaitSlots:
+        return WaitSlots(self.settings.waits_per_caller)
 
     @property
     def org(self) -> str:
@@ -191,3 +253,23 @@ async def bind_services(ctx: ServerRequestContext[Any, Any], call_next: CallNext
 
 def current_services() -> Services | None:
     return _current.get()
+
+
+def principal() -> str:
+    """Who is calling: the HTTP bearer token's name, or `stdio` for the local client."""
+    token = get_access_token()
+    return token.client_id if token is not None and token.client_id else "stdio"
+
+
+BOUNDED_METHODS = frozenset({"tools/call", "resources/read", "completion/complete"})
+"""Requests that reach Genesys, and so run under the call's time limit and its caller's share."""
+
+
+async def bound_calls(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Middleware: a request that reaches Genesys gets the configured time limit, and its
+    requests count as its caller's share of the rate limit."""
+    if ctx.method not in BOUNDED_METHODS:
+        return await call_next(ctx)
+    state: Services = ctx.lifespan_context
+    with time_limit(state.settings.call_time_limit), sharing_as(principal()):
+        return await call_next(ctx)

@@ -79,7 +79,17 @@ def _masked(message: str, arguments: dict[str, Any]) -> str:
     if ctx is None:
         return message
     state = services(ctx)
-    return mask_values(message, (*state.client.credentials(), *state.secrets))
+    return mask_values(message, (*state.client.credentials(), *_call_secrets(state, arguments)))
+
+
+def _call_secrets(state: Services, arguments: dict[str, Any]) -> list[str]:
+    """The sensitive values among the call's `parameters`: by the spec's names when it is
+    cached, else every value (an error must not be the one place a secret slips out)."""
+    parameters = arguments.get("parameters")
+    if not isinstance(parameters, dict):
+        return []
+    names = state.specs.cached_sensitive_names(str(arguments.get("accelerator_id", "")))
+    return [str(value) for name, value in parameters.items() if names is None or name in names]
 
 
 class _Blank(dict[str, Any]):

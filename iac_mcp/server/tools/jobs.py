@@ -11,6 +11,7 @@ from pydantic import Field
 from iac_mcp.genesys.ids import MAX_ID_LENGTH
 from iac_mcp.genesys.models import HistoryStatus, JobSortField, SortOrder
 from iac_mcp.logic.jobs import JobList, JobView, job_view, render_job, render_job_list
+from iac_mcp.server.services import principal
 from iac_mcp.server.tools.common import JOB_ID, READ_ONLY, Tool, services, structured
 from iac_mcp.vocabulary import ToolName
 
@@ -38,8 +39,17 @@ async def get_job(
         step = _PROGRESS_ORDER.index(key) + 1 if key in _PROGRESS_ORDER else 4
         await ctx.report_progress(step, 4, f"Job {job_id}: {status}")
 
-    job = await services(ctx).jobs.wait(job_id, details=details, seconds=wait_seconds, on_status=progress)
+    state = services(ctx)
+    with state.waits.take(principal()) as may_wait:
+        job = await state.jobs.wait(job_id, details=details, seconds=wait_seconds if may_wait else 0, on_status=progress)
     view = job_view(job)
+    if wait_seconds and not may_wait and not view.terminal:
+        view = view.model_copy(
+            update={
+                "next_step": f"Not waited: you already have {state.waits.per_caller} waits running, the most one caller "
+                f"may have. {view.next_step}"
+            }
+        )
     return structured(view, render_job(view))
 
 

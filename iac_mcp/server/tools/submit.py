@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import anyio
-from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import (
     AcceptedElicitation,
     CancelledElicitation,
@@ -35,6 +34,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field, StrictBool, WithJsonSchema
 
+from iac_mcp.genesys.deadline import time_limit
 from iac_mcp.genesys.errors import GenesysError
 from iac_mcp.genesys.models import AcceleratorInput, AcceleratorSpecification, InfrastructureascodeJob, same
 from iac_mcp.genesys.submission import Created, Found, SubmitOutcome, Unknown, reconcile, submit_once
@@ -46,7 +46,7 @@ from iac_mcp.logic.plan_token import PlanTokenError, canonical_parameters_hash, 
 from iac_mcp.logic.redaction import MASK
 from iac_mcp.logic.terraform import parse_terraform_output
 from iac_mcp.server.errors import describe_problems
-from iac_mcp.server.services import Services
+from iac_mcp.server.services import Services, principal
 from iac_mcp.server.tools.common import ACCELERATOR_ID, Tool, guarded, services, structured
 from iac_mcp.settings import ConsentPolicy, Mode
 from iac_mcp.vocabulary import ToolName
@@ -105,8 +105,11 @@ class Submission:
 
     def masked_parameters(self) -> dict[str, str]:
         """Sensitive parameters masked, and any other whose value is a sensitive one's."""
-        secrets = {v for k, v in self.wire.items() if k in self.form.sensitive_names and v}
+        secrets = set(self.sensitive_values())
         return {k: MASK if k in self.form.sensitive_names or v in secrets else v for k, v in self.wire.items()}
+
+    def sensitive_values(self) -> tuple[str, ...]:
+        return tuple(v for k, v in self.wire.items() if k in self.form.sensitive_names and v)
 
     @property
     def parameters_hash(self) -> str:
@@ -131,12 +134,6 @@ class ConsentNotAsked(BaseModel):
 
 
 # --- Checks (resolvers) ------------------------------------------------------------------
-
-
-def principal() -> str:
-    """Who is calling: the HTTP bearer token's name, or `stdio` for the local client."""
-    token = get_access_token()
-    return token.client_id if token is not None and token.client_id else "stdio"
 
 
 async def _check_plan(
@@ -456,14 +453,17 @@ async def submit_job(
             "Ask them what to change; do not resubmit without their consent.",
         )
 
-    state.secrets.add(submission.wire[name] for name in submission.form.sensitive_names if name in submission.wire)
     if submission.plan_record is not None:
         outcome = await _look_again(state, submission)
+    elif verdict == "accepted":  # a human may have taken minutes: sending starts a fresh time limit
+        with time_limit(state.settings.call_time_limit):
+            outcome = await _send(state, submission, verdict)
     else:
         outcome = await _send(state, submission, verdict)
     if isinstance(outcome, Unknown):
         raise _unknown(submission, outcome)
     job = outcome.job
+    state.secrets.add(job.id, submission.sensitive_values())
     note = None
     if isinstance(outcome, Found):
         note = "The answer was lost or unreadable, so the job was found in the history instead of being resent."
