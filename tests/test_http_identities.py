@@ -155,6 +155,7 @@ def _audit(database_url: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_the_audit_trail_names_the_caller_and_no_log_holds_a_token(caplog: pytest.LogCaptureFixture) -> None:
     url_of_ledger = fresh_ledger_url()
@@ -327,6 +328,7 @@ def test_protected_resource_metadata_names_the_issuer(oauth_server: str) -> None
     assert "resource_metadata=" in unauthenticated.headers["www-authenticate"]
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_the_audit_trail_names_the_oauth_subject() -> None:
     keys = _keys()
