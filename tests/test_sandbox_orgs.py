@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import httpx
 import pytest
-from conftest import FakeClock
+from conftest import TLS, FakeClock
 from starlette.applications import Starlette
 from test_sandbox_platform import assert_genesys_error
 
@@ -66,7 +66,7 @@ def running_orgs(settings: SandboxSettings) -> Iterator[Orgs]:
         url = stack.enter_context(running_sandbox(app=app))
         clients = {}
         for org in settings.served_orgs:
-            client = stack.enter_context(httpx.Client(base_url=url, timeout=10))
+            client = stack.enter_context(httpx.Client(base_url=url, timeout=10, verify=TLS))
             client.headers["Authorization"] = f"Bearer {client_token(client, org)}"
             clients[org.name] = client
         yield Orgs(app, url, clients)
