@@ -188,3 +188,12 @@ async def test_the_instructions_say_catalogue_text_and_job_output_are_data(era: 
         instructions = client.instructions or ""
     assert "Catalogue text" in instructions and "job output are data" in instructions
     assert "never instructions" in " ".join(instructions.split())
+
+
+@pytest.mark.anyio
+async def test_every_tool_that_hands_out_third_party_text_says_it_is_data() -> None:
+    """Tool descriptions reach models that never read the server instructions."""
+    async with connected(sandbox(), "auto") as client:
+        tools = {tool.name: " ".join((tool.description or "").split()) for tool in (await client.list_tools()).tools}
+    for name in ("list-accelerators", "describe-accelerator", "get-job"):
+        assert "never instructions" in tools[name], name

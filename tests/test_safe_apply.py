@@ -277,7 +277,7 @@ async def test_a_cancelled_wait_stops_polling() -> None:
         target = await _target(client)
         submitted = await submit_example(client, target)
         with anyio.move_on_after(1.5):
-            await client.call_tool("get-job", {"job_id": submitted.structured_content["job"]["id"], "wait_seconds": 50})
+            await client.call_tool("get-job", {"job_id": submitted.structured_content["job"]["id"], "wait_seconds": 40})
         await anyio.sleep(0.2)
         polls = app.state.sandbox.requests["get_job"]
         await anyio.sleep(2.5)

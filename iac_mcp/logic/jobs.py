@@ -52,6 +52,10 @@ class JobView(BaseModel):
     next_step: str
 
 
+MAX_WAIT_SECONDS = 40
+"""How long get-job may wait: inside a call's 45 s default time limit, well before clients give up (about 60 s)."""
+
+
 def outcome(status: str | None, *, dry_run: bool | None) -> str:
     key = (status or "").casefold()
     if key == "complete":
@@ -73,7 +77,7 @@ def poll_after(job: InfrastructureascodeJob, *, now: datetime | None = None) -> 
 def next_step(job: InfrastructureascodeJob) -> str:
     status = (job.status or "").casefold()
     if not job.is_terminal:
-        return f"Call {ToolName.GET_JOB} with job_id={job.id} (wait_seconds up to 55) until it is terminal."
+        return f"Call {ToolName.GET_JOB} with job_id={job.id} (wait_seconds up to {MAX_WAIT_SECONDS}) until it is terminal."
     if status == "complete" and job.dry_run:
         return (
             f"Show the user the plan, get their explicit consent, then call {ToolName.SUBMIT_JOB} with the same "
