@@ -2,6 +2,19 @@
 
 from iac_mcp.sandbox.app import create_app
 from iac_mcp.sandbox.faults import ConnectionDropped, drop, drop_after, garbled, slow, status
-from iac_mcp.sandbox.settings import SandboxSettings
+from iac_mcp.sandbox.settings import DEFAULT_USERS, SandboxOrg, SandboxSettings, SandboxUser, named_orgs
 
-__all__ = ["ConnectionDropped", "SandboxSettings", "create_app", "drop", "drop_after", "garbled", "slow", "status"]
+__all__ = [
+    "DEFAULT_USERS",
+    "ConnectionDropped",
+    "SandboxOrg",
+    "SandboxSettings",
+    "SandboxUser",
+    "create_app",
+    "drop",
+    "drop_after",
+    "garbled",
+    "named_orgs",
+    "slow",
+    "status",
+]
