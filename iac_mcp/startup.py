@@ -87,6 +87,14 @@ def _http_flags(parser: argparse.ArgumentParser) -> None:
     _flag(group, "allowed_origins", "--allowed-origin", metavar="ORIGIN", action="append")
     _flag(group, "stateful", "--stateful", action="store_true")
     _flag(group, "max_body_bytes", "--max-body-bytes", metavar="N")
+    _flag(group, "read_timeout", "--read-timeout", metavar="SECONDS")
+    _flag(group, "limit_concurrency", "--limit-concurrency", metavar="N")
+    _flag(group, "sessions_per_principal", "--sessions-per-principal", metavar="N")
+    _flag(group, "session_idle_timeout", "--session-idle-timeout", metavar="SECONDS")
+    _flag(group, "oauth_issuer", "--oauth-issuer", metavar="URL")
+    _flag(group, "oauth_audience", "--oauth-audience", metavar="AUDIENCE")
+    _flag(group, "oauth_jwks_url", "--oauth-jwks-url", metavar="URL")
+    _flag(group, "oauth_resource_url", "--oauth-resource-url", metavar="URL")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,14 +110,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="check the configuration and reach Genesys: exit 0 if serve would work")
     _upstream_flags(check)
-    _flag(group, "read_timeout", "--read-timeout", metavar="SECONDS")
-    _flag(group, "limit_concurrency", "--limit-concurrency", metavar="N")
-    _flag(group, "sessions_per_principal", "--sessions-per-principal", metavar="N")
-    _flag(group, "session_idle_timeout", "--session-idle-timeout", metavar="SECONDS")
-    _flag(group, "oauth_issuer", "--oauth-issuer", metavar="URL")
-    _flag(group, "oauth_audience", "--oauth-audience", metavar="AUDIENCE")
-    _flag(group, "oauth_jwks_url", "--oauth-jwks-url", metavar="URL")
-    _flag(group, "oauth_resource_url", "--oauth-resource-url", metavar="URL")
     _server_flags(check)
 
     audit = commands.add_parser("audit", help="print the audit trail of submissions")
