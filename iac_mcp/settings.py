@@ -62,6 +62,13 @@ class LogLevel(StrEnum):
     ERROR = "ERROR"
 
 
+class LogFormat(StrEnum):
+    """Lines for people, or one JSON object a line for log pipelines."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
 class Transport(StrEnum):
     STDIO = "stdio"
     HTTP = "http"
@@ -114,6 +121,7 @@ class Settings(BaseSettings):
         None, validation_alias="IAC_MCP_DATABASE_URL", description="the ledger (default: SQLite in the state directory)"
     )
     log_level: LogLevel = Field(LogLevel.INFO, validation_alias="IAC_MCP_LOG_LEVEL", description="stderr log level")
+    log_format: LogFormat = Field(LogFormat.TEXT, validation_alias="IAC_MCP_LOG_FORMAT", description="stderr log format")
     call_time_limit: float = Field(
         45.0, ge=5, le=600, validation_alias="IAC_MCP_CALL_TIME_LIMIT", description="seconds a tool call may take upstream"
     )

@@ -19,21 +19,33 @@ from typing import Any
 import anyio
 from starlette.applications import Starlette
 
-from iac_mcp import __version__
+from iac_mcp import __version__, telemetry
 from iac_mcp.genesys.errors import ConfigurationError, GenesysError, PermissionDeniedError
 from iac_mcp.ledger import display_url
 from iac_mcp.logic.redaction import mask_values
-from iac_mcp.settings import ENVIRONMENT_VARIABLES, ConsentPolicy, LogLevel, Mode, Settings, load_settings
+from iac_mcp.settings import ENVIRONMENT_VARIABLES, ConsentPolicy, LogFormat, LogLevel, Mode, Settings, load_settings
 from iac_mcp.upstream import database_url, ledger_at, open_ledger, open_upstream
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
+TEXT_LOG_LINE = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
+
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 log = logging.getLogger("iac_mcp")
 
 
-def configure_logging(level: LogLevel) -> None:
-    """Logs go to stderr: stdout belongs to the stdio transport."""
-    logging.basicConfig(level=level.value, format=LOG_FORMAT, stream=sys.stderr, force=True)
+def configure_logging(level: LogLevel, log_format: LogFormat = LogFormat.TEXT) -> None:
+    """Logs go to stderr: stdout belongs to the stdio transport.
+
+    In JSON, uvicorn's loggers lose their own text handlers and go through the root's, so
+    every line on stderr is one JSON object (a worker calls this after uvicorn set them up).
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(telemetry.JsonFormatter() if log_format is LogFormat.JSON else logging.Formatter(TEXT_LOG_LINE))
+    logging.basicConfig(level=level.value, handlers=[handler], force=True)
+    if log_format is LogFormat.JSON:
+        for name in UVICORN_LOGGERS:
+            logging.getLogger(name).handlers.clear()
+            logging.getLogger(name).propagate = True
 
 
 # --- The command line ----------------------------------------------------------------
@@ -61,6 +73,7 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
     _flag(group, "mode", "--mode", metavar="|".join(m.value for m in Mode))
     _flag(group, "consent", "--consent", metavar="|".join(c.value for c in ConsentPolicy))
     _flag(group, "log_level", "--log-level", metavar="LEVEL")
+    _flag(group, "log_format", "--log-format", metavar="|".join(f.value for f in LogFormat))
     _flag(group, "call_time_limit", "--call-time-limit", metavar="SECONDS")
     _flag(group, "waits_per_caller", "--waits-per-caller", metavar="N")
 
@@ -141,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(job_duration=args.job_duration)
     try:
         settings = load_settings({k: v for k, v in vars(args).items() if k not in COMMAND_ONLY})
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         if args.command == "check":
             return check(settings)
         if args.command == "audit":
@@ -164,6 +177,7 @@ def serve(settings: Settings) -> int:
         return serve_http(settings, http_app)
     from iac_mcp.server.app import build_server
 
+    telemetry.configure()
     server = build_server(open_upstream(settings), settings, ledger=open_ledger(settings))
     log.info("Serving MCP over stdio in %s mode", settings.mode)
     server.run("stdio")
@@ -174,7 +188,8 @@ def http_app(settings: Settings) -> Starlette:
     """The HTTP app for these settings; what every uvicorn worker builds."""
     from iac_mcp.transports.http import create_app
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    telemetry.configure()  # in each worker process: exporters do not survive a fork
     log.debug("Building the HTTP app: %s mode, consent policy %s", settings.mode, settings.consent)
     return create_app(open_upstream(settings), settings, ledger=open_ledger(settings))
 

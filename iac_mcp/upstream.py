@@ -20,11 +20,13 @@ from starlette.applications import Starlette
 from iac_mcp.genesys.client import IacClient
 from iac_mcp.genesys.config import GenesysConfig
 from iac_mcp.genesys.errors import ConfigurationError
+from iac_mcp.genesys.metering import MeteringTransport
 from iac_mcp.genesys.pacing import SlidingWindowLimiter
 from iac_mcp.genesys.retry import RetryPolicy
 from iac_mcp.ledger import Ledger, default_database_url
 from iac_mcp.server.app import ClientFactory, LedgerFactory
 from iac_mcp.settings import Settings
+from iac_mcp.telemetry import upstream_observer
 
 log = logging.getLogger("iac_mcp")
 
@@ -44,9 +46,15 @@ def sandbox_origin(app: Starlette) -> str:
     return _ORIGINS[app]
 
 
+def metered(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+    """The transport, metered when telemetry records (each attempt: under retries and pacing)."""
+    observe = upstream_observer()
+    return MeteringTransport(transport, observe) if observe is not None else transport
+
+
 @asynccontextmanager
 async def genesys_client(config: GenesysConfig) -> AsyncIterator[IacClient]:
-    async with IacClient(config) as client:
+    async with IacClient(config, transport=metered(httpx.AsyncHTTPTransport())) as client:
         yield client
 
 
@@ -61,7 +69,7 @@ async def sandbox_client(
     """
     settings = app.state.sandbox.settings
     config = GenesysConfig.for_sandbox(sandbox_origin(app), settings.client_id, settings.client_secret)
-    async with IacClient(config, transport=httpx.ASGITransport(app=app), retry=retry, pacer=pacer) as client:
+    async with IacClient(config, transport=metered(httpx.ASGITransport(app=app)), retry=retry, pacer=pacer) as client:
         yield client
 
 

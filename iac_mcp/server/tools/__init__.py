@@ -3,7 +3,8 @@
 Each tool module defines its tools as `Tool` values, schema (the handler's signature),
 description, annotations and handler side by side. `inventory(mode)` is the one list;
 `register` adds it to the server behind one error boundary, so that every Genesys
-failure becomes an `isError` result that says what failed and the next step.
+failure becomes an `isError` result that says what failed and the next step, and under
+telemetry: a span and metrics for each call, resolvers included (`iac_mcp.telemetry`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mcp.server.mcpserver import MCPServer
+from mcp.shared.inbound import X_MCP_HEADER_KEY
 
 from iac_mcp.server.tools import accelerators, jobs, submit
 from iac_mcp.server.tools.common import Tool, guarded
+from iac_mcp.profiles import Profile
 from iac_mcp.settings import Mode
+from iac_mcp.telemetry import trace_tool_calls, watched
 
 
 def inventory(mode: Mode) -> Sequence[Tool]:
@@ -28,12 +32,37 @@ def inventory(mode: Mode) -> Sequence[Tool]:
     )
 
 
-def register(server: MCPServer, mode: Mode) -> None:
+def register(server: MCPServer, mode: Mode, profiles: Sequence[Profile]) -> None:
+    server.middleware.append(trace_tool_calls)  # around the whole call: mcp runs resolvers before the handler
     for tool in inventory(mode):
         server.add_tool(
-            guarded(tool.handler, tool.action, subject=tool.subject),
+            watched(guarded(tool.handler, tool.action, subject=tool.subject)),
             name=tool.name,
             title=tool.title,
             description=tool.description,
             annotations=tool.annotations,
         )
+        _offer_orgs(server, tool.name, profiles)
+
+
+ORG_HEADER = "Org"
+"""`org` is mirrored as the `Mcp-Param-Org` HTTP header, so gateways can apply policy per org."""
+
+
+def _offer_orgs(server: MCPServer, name: str, profiles: Sequence[Profile]) -> None:
+    """Narrow the tool's `org` argument to the names of the profiles, so the agent sees what exists.
+
+    The names are known only when the server is built, after the handler's signature fixed
+    the schema; the handler still refuses any other name itself (`Services.at`).
+    """
+    registered = server._tool_manager.get_tool(name)  # mcp 2.3 has no public way to amend a schema
+    assert registered is not None
+    registered.parameters["properties"]["org"] = {
+        "type": "string",
+        "enum": [profile.name for profile in profiles],
+        "default": profiles[0].name,
+        "description": "The org (profile) to act on: "
+        + "; ".join(f"{profile.name} = {profile.label} ({profile.mode})" for profile in profiles)
+        + ".",
+        X_MCP_HEADER_KEY: ORG_HEADER,
+    }
