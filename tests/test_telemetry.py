@@ -12,11 +12,11 @@ import base64
 import json
 import logging
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from http_support import HOST, cli, free_port
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.server.mcpserver import Context, MCPServer
@@ -327,21 +328,11 @@ def test_a_correlation_id_is_kept_only_when_it_looks_like_one() -> None:
 
 
 async def test_an_unanswered_request_is_metered_as_its_failure_and_raised() -> None:
-    with socket_closed() as port:
-        seen: list[Exchange] = []
-        async with httpx.AsyncClient(transport=MeteringTransport(httpx.AsyncHTTPTransport(), seen.append)) as client:
-            with pytest.raises(httpx.ConnectError):
-                await client.get(f"http://127.0.0.1:{port}/api/v2/infrastructureascode/jobs?secret={SENSITIVE}")
+    seen: list[Exchange] = []
+    async with httpx.AsyncClient(transport=MeteringTransport(httpx.AsyncHTTPTransport(), seen.append)) as client:
+        with pytest.raises(httpx.ConnectError):  # nothing listens on a port just freed
+            await client.get(f"http://{HOST}:{free_port()}/api/v2/infrastructureascode/jobs?secret={SENSITIVE}")
     assert [(e.method, e.route, e.status, e.error) for e in seen] == [("GET", ROUTES[2], None, "ConnectError")]
-
-
-@contextmanager
-def socket_closed() -> Iterator[int]:
-    """A local port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    yield port
 
 
 def test_nothing_is_set_up_or_metered_without_the_variables() -> None:
@@ -536,3 +527,24 @@ sys.exit(main(["serve", "--sandbox"]))
     assert len(warnings) == 1 and " WARNING " in warnings[0], run.stderr
     assert "OTEL_EXPORTER_OTLP_ENDPOINT" in warnings[0] and "Traceback" not in run.stderr
     assert "Serving MCP over stdio" in run.stderr
+
+
+def test_serve_http_logs_json_lines_only_uvicorns_too() -> None:
+    """uvicorn sets its own text handlers before the app is built; the app's logging takes them over."""
+    port = free_port()
+    args = cli("serve", "--http", "--sandbox", "--host", HOST, "--port", str(port), "--log-format", "json")
+    process = subprocess.Popen(args, env=CLEAN_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    answered = False
+    try:
+        deadline = time.monotonic() + 60
+        while not answered and time.monotonic() < deadline:
+            try:
+                answered = httpx.get(f"http://{HOST}:{port}/healthz", timeout=1).status_code == 200
+            except httpx.TransportError:
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert answered, stderr[-2000:]
+    lines = [json.loads(line) for line in stderr.splitlines()]
+    assert {"uvicorn.error", "uvicorn.access", "iac_mcp.http"} <= {line["logger"] for line in lines}
