@@ -232,6 +232,29 @@ async def test_no_parameter_value_plan_token_or_secret_in_any_span_or_metric(era
         assert not {key for key in span.attributes or {} if "param" in key or "argument" in key}, span.name
 
 
+async def test_concurrent_calls_keep_their_own_correlation_ids(recorded: Recorded) -> None:
+    """Each call's findings live in its own context: failures racing successes never mix."""
+    app = sandbox()
+    results: dict[int, CallToolResult] = {}
+    async with fast_connected(app, "legacy") as client:
+
+        async def call(n: int) -> None:
+            arguments = {"accelerator_id": f"{MISSING[:-2]}{n:02d}"} if n % 2 else {}
+            results[n] = await client.call_tool("describe-accelerator" if n % 2 else "list-accelerators", arguments)
+
+        async with anyio.create_task_group() as group:
+            for n in range(12):
+                group.start_soon(call, n)
+    failing = {m.group(1) for r in results.values() if r.is_error for m in [CORRELATION.search(text_of(r))] if m}
+    assert len(failing) == 6
+    spans = recorded.tool_spans()
+    assert {
+        s.attributes.get("iac_mcp.genesys.correlation_id") for s in spans if s.attributes["iac_mcp.outcome"] == "tool_error"
+    } == failing
+    assert all("iac_mcp.genesys.correlation_id" not in s.attributes for s in spans if s.attributes["iac_mcp.outcome"] == "ok")
+    assert len(spans) == 12
+
+
 # --- Metrics -----------------------------------------------------------------------------
 
 
