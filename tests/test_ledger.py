@@ -293,7 +293,8 @@ async def test_a_newer_schema_is_refused_without_touching_it(url: str) -> None:
     await (await Ledger.open(url)).aclose()
     await execute(url, "INSERT INTO schema_version (version) VALUES (99)")
     await execute(url, "DROP TABLE claims")
-    with pytest.raises(LedgerConfigError, match=r"schema version 99, newer than this release understands \(1\)"):
+    understood = rf"schema version 99, newer than this release understands \({ledger_schema.SCHEMA_VERSION}\)"
+    with pytest.raises(LedgerConfigError, match=understood):
         await Ledger.open(url)
     with pytest.raises(sa.exc.DBAPIError):
         await execute(url, "SELECT 1 FROM claims")  # the refusal created nothing
@@ -301,21 +302,24 @@ async def test_a_newer_schema_is_refused_without_touching_it(url: str) -> None:
 
 async def test_an_older_schema_is_upgraded_step_by_step(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     await (await Ledger.open(url)).aclose()
+    current = ledger_schema.SCHEMA_VERSION
     steps: list[int] = []
 
-    def to_two(db: sa.Connection) -> None:
-        steps.append(1)
-        db.execute(sa.text("CREATE TABLE added_in_two (x INTEGER)"))
+    def to_next(db: sa.Connection) -> None:
+        steps.append(current)
+        db.execute(sa.text("CREATE TABLE added_next (x INTEGER)"))
 
-    monkeypatch.setattr(ledger_schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(ledger_schema.MIGRATIONS, 1, to_two)
+    monkeypatch.setattr(ledger_schema, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(ledger_schema.MIGRATIONS, current, to_next)
     await (await Ledger.open(url)).aclose()
     await (await Ledger.open(url)).aclose()
-    assert steps == [1], "upgraded once, then found current"
-    await execute(url, "INSERT INTO added_in_two (x) VALUES (1)")
+    assert steps == [current], "upgraded once, then found current"
+    await execute(url, "INSERT INTO added_next (x) VALUES (1)")
 
-    monkeypatch.setattr(ledger_schema, "SCHEMA_VERSION", 3)
-    with pytest.raises(LedgerConfigError, match="schema version 2, which this release cannot upgrade to 3"):
+    monkeypatch.setattr(ledger_schema, "SCHEMA_VERSION", current + 2)
+    with pytest.raises(
+        LedgerConfigError, match=f"schema version {current + 1}, which this release cannot upgrade to {current + 2}"
+    ):
         await Ledger.open(url)
 
 

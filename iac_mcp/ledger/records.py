@@ -1,10 +1,13 @@
-"""What the ledger keeps, as plain frozen values: plans, attempts, audit records."""
+"""What the ledger keeps, as plain frozen values: plans, attempts, audit records (approval
+requests and decisions are `iac_mcp.logic.approvals` values)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from iac_mcp.logic.approvals import Approver
 
 PlanState = Literal["sending", "in_doubt", "backed"]
 """A consumed plan: its real run is being sent, may or may not exist, or is this job."""
@@ -13,8 +16,10 @@ OUTCOMES = frozenset({"created", "found", "unknown", "refused", "failed"})
 """How an attempt ended: Genesys answered with the job, reconciliation found it, nobody can
 tell, the server refused before sending, or the POST surely never reached Genesys."""
 
-AUDIT_KINDS = frozenset({"attempt", "outcome"})
-CONSENTS = frozenset({"accepted", "declined", "cancelled", "waived", "refused", "not-needed"})
+AUDIT_KINDS = frozenset({"attempt", "outcome", "approval"})
+"""`approval`: a person approved or rejected a real run (named in `approvers`)."""
+CONSENTS = frozenset({"accepted", "declined", "cancelled", "waived", "refused", "not-needed", "approved", "rejected"})
+"""`approved`: signed-in people approved the run (named in `approvers`); `rejected`: one rejected it."""
 
 
 def utc_now() -> datetime:
@@ -71,7 +76,7 @@ class Attempt:
 class AuditRecord:
     """One line of the audit trail. Parameters arrive masked: the ledger stores what it is given."""
 
-    kind: Literal["attempt", "outcome"]
+    kind: Literal["attempt", "outcome", "approval"]
     principal: str
     org: str
     accelerator_id: str
@@ -80,12 +85,14 @@ class AuditRecord:
     parameters_hash: str
     plan_job_id: str | None
     consent: str
-    """accepted, declined, cancelled, waived, refused or not-needed."""
+    """accepted, declined, cancelled, waived, refused, not-needed, approved or rejected."""
     consent_detail: str | None = None
     job_id: str | None = None
     status: str | None = None
     """The job's status when the record was written, then the latest a later call saw."""
     note: str | None = None
+    approvers: tuple[Approver, ...] = ()
+    """Who approved the run (or, for an `approval` record, who decided), by Genesys id and name."""
     id: int | None = None
     """Assigned by the ledger; None before the record is stored."""
     at: datetime = field(default_factory=utc_now)
@@ -101,4 +108,5 @@ class AuditRecord:
         """A dict that `json.dumps` accepts as is: the time in ISO 8601, UTC."""
         data = asdict(self)
         data["at"] = self.at.astimezone(UTC).isoformat()
+        data["approvers"] = [asdict(approver) for approver in self.approvers]
         return data

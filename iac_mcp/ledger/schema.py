@@ -1,4 +1,4 @@
-"""The ledger's tables (schema version 1) and how a ledger reaches this version.
+"""The ledger's tables (schema version 2) and how a ledger reaches this version.
 
 Every guard is a primary key: two writers racing to insert the same row get one success and
 one conflict, on SQLite and PostgreSQL alike. Times are seconds since the epoch (UTC), which
@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -89,13 +89,54 @@ audit = sa.Table(
     sa.Column("job_id", sa.String(200), index=True),
     sa.Column("status", sa.String(40)),
     sa.Column("note", sa.Text),
+    sa.Column("approvers", sa.Text),
 )
+"""`approvers` (version 2): JSON `[{"id", "name"}]` of the people who approved or rejected, or NULL."""
+
+approval_requests = sa.Table(
+    "approval_requests",
+    metadata,
+    sa.Column("approval_id", sa.String(64), primary_key=True),
+    sa.Column("org", sa.String(300), nullable=False),
+    sa.Column("plan_job_id", sa.String(200), nullable=False),
+    sa.Column("accelerator_id", sa.String(200), nullable=False),
+    sa.Column("parameters_hash", sa.String(64), nullable=False),
+    sa.Column("policy", sa.String(20), nullable=False),
+    sa.Column("requester", sa.String(200), nullable=False),
+    sa.Column("requester_identity", sa.String(200)),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.UniqueConstraint("org", "plan_job_id", name="approval_requests_plan"),
+)
+"""Approval requests (version 2): at most one per plan of an org, whoever asks first; `details`
+is JSON of what the page shows (masked parameters, the plan's counts and resources)."""
+
+approval_decisions = sa.Table(
+    "approval_decisions",
+    metadata,
+    sa.Column("approval_id", sa.String(64), primary_key=True),
+    sa.Column("approver_id", sa.String(200), primary_key=True),
+    sa.Column("approver_name", sa.String(200), nullable=False),
+    sa.Column("verdict", sa.String(20), nullable=False),
+    sa.Column("decided_at", sa.Double, nullable=False),
+)
+"""Decisions (version 2): one per person per request, so a second click by the same person
+(or a race of two) records nothing."""
 
 
 Migration = Callable[[sa.Connection], None]
 
-MIGRATIONS: dict[int, Migration] = {}
-"""`MIGRATIONS[n]` turns a version-n ledger into version n + 1. Empty: version 1 is the first."""
+
+def _approvals(db: sa.Connection) -> None:
+    """1 → 2: approval requests and decisions, and the approvers of audit records."""
+    approval_requests.create(db)
+    approval_decisions.create(db)
+    db.execute(sa.text("ALTER TABLE audit ADD COLUMN approvers TEXT"))
+
+
+MIGRATIONS: dict[int, Migration] = {1: _approvals}
+"""`MIGRATIONS[n]` turns a version-n ledger into version n + 1."""
 
 
 def installed_version(db: sa.Connection) -> int | None:

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from iac_mcp.ledger import schema
 from iac_mcp.ledger.records import OUTCOMES, Attempt, AuditRecord, PlanRecord, PlanState, PlanUse, require_aware
 from iac_mcp.ledger.urls import DATABASE_URL_ENV, LedgerConfigError, display_url, parse_database_url
+from iac_mcp.logic.approvals import ApprovalRequest, Approver, Decision
 
 log = logging.getLogger("iac_mcp.ledger")
 
@@ -57,7 +58,7 @@ def _moment(epoch: float) -> datetime:
 
 
 class Ledger:
-    """Consumed plans, attempts, claims, the submitter identity and the audit trail."""
+    """Consumed plans, attempts, claims, the submitter identity, approvals and the audit trail."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -332,7 +333,11 @@ class Ledger:
             result = await db.execute(
                 sa.insert(schema.audit).values(
                     {field.name: getattr(record, field.name) for field in fields(record) if field.name != "id"}
-                    | {"at": _epoch(record.at), "parameters": json.dumps(record.parameters, sort_keys=True, ensure_ascii=False)}
+                    | {
+                        "at": _epoch(record.at),
+                        "parameters": json.dumps(record.parameters, sort_keys=True, ensure_ascii=False),
+                        "approvers": _approvers_json(record.approvers),
+                    }
                 )
             )
         key = result.inserted_primary_key
@@ -366,9 +371,100 @@ class Ledger:
         async with self._engine.connect() as db:
             found = (await db.execute(query)).all()
         return [
-            AuditRecord(**(dict(row._mapping) | {"at": _moment(row.at), "parameters": json.loads(row.parameters)}))
+            AuditRecord(
+                **(
+                    dict(row._mapping)
+                    | {
+                        "at": _moment(row.at),
+                        "parameters": json.loads(row.parameters),
+                        "approvers": _approvers_of(row.approvers),
+                    }
+                )
+            )
             for row in found
         ]
+
+    # --- Approvals --------------------------------------------------------------------
+
+    async def open_approval(self, request: ApprovalRequest) -> ApprovalRequest:
+        """Record the request unless its plan already has one; returns the plan's request (this
+        one, or the one another caller or replica recorded first)."""
+        async with self._engine.begin() as db:
+            await self._insert_if_absent(
+                db,
+                schema.approval_requests,
+                approval_id=request.approval_id,
+                org=request.org,
+                plan_job_id=request.plan_job_id,
+                accelerator_id=request.accelerator_id,
+                parameters_hash=request.parameters_hash,
+                policy=request.policy,
+                requester=request.requester,
+                requester_identity=request.requester_identity,
+                details=json.dumps(_details(request), sort_keys=True, ensure_ascii=False),
+                created_at=request.created_at,
+                expires_at=request.expires_at,
+            )
+        found = await self.approval_for_plan(request.org, request.plan_job_id)
+        assert found is not None, "the request was just recorded, or another was"
+        return found
+
+    async def approval(self, approval_id: str) -> ApprovalRequest | None:
+        rows = schema.approval_requests.c
+        return await self._approval_where(rows.approval_id == approval_id)
+
+    async def approval_for_plan(self, org: str, plan_job_id: str) -> ApprovalRequest | None:
+        rows = schema.approval_requests.c
+        return await self._approval_where(rows.org == org, rows.plan_job_id == plan_job_id)
+
+    async def _approval_where(self, *where: sa.ColumnElement[bool]) -> ApprovalRequest | None:
+        async with self._engine.connect() as db:
+            row = (await db.execute(sa.select(schema.approval_requests).where(*where))).first()
+        if row is None:
+            return None
+        details = json.loads(row.details)
+        return ApprovalRequest(
+            approval_id=row.approval_id,
+            org=row.org,
+            plan_job_id=row.plan_job_id,
+            accelerator_id=row.accelerator_id,
+            parameters_hash=row.parameters_hash,
+            policy=row.policy,
+            requester=row.requester,
+            requester_identity=row.requester_identity,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            profile=details["profile"],
+            org_label=details["org_label"],
+            api_base=details["api_base"],
+            accelerator_name=details["accelerator_name"],
+            parameters=details["parameters"],
+            to_add=details["to_add"],
+            to_change=details["to_change"],
+            to_destroy=details["to_destroy"],
+            resources=[(action, address) for action, address in details["resources"]],
+        )
+
+    async def decide(self, approval_id: str, decision: Decision) -> bool:
+        """Record one person's decision; False when they already decided (in any process)."""
+        async with self._engine.begin() as db:
+            return await self._insert_if_absent(
+                db,
+                schema.approval_decisions,
+                approval_id=approval_id,
+                approver_id=decision.approver.id,
+                approver_name=decision.approver.name,
+                verdict=decision.verdict,
+                decided_at=decision.at,
+            )
+
+    async def decisions(self, approval_id: str) -> list[Decision]:
+        """The request's decisions, oldest first."""
+        rows = schema.approval_decisions.c
+        query = sa.select(schema.approval_decisions).where(rows.approval_id == approval_id).order_by(rows.decided_at)
+        async with self._engine.connect() as db:
+            found = (await db.execute(query)).all()
+        return [Decision(Approver(row.approver_id, row.approver_name), row.verdict, row.decided_at) for row in found]
 
     # --- Plumbing ---------------------------------------------------------------------
 
@@ -378,6 +474,29 @@ class Ledger:
         statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
         result = await db.execute(statement)
         return bool(result.rowcount)
+
+
+def _details(request: ApprovalRequest) -> dict[str, Any]:
+    """What the approval page shows, kept as one JSON column (masked values only)."""
+    return {
+        "profile": request.profile,
+        "org_label": request.org_label,
+        "api_base": request.api_base,
+        "accelerator_name": request.accelerator_name,
+        "parameters": dict(request.parameters),
+        "to_add": request.to_add,
+        "to_change": request.to_change,
+        "to_destroy": request.to_destroy,
+        "resources": [list(resource) for resource in request.resources],
+    }
+
+
+def _approvers_json(approvers: tuple[Approver, ...]) -> str | None:
+    return json.dumps([{"id": a.id, "name": a.name} for a in approvers], ensure_ascii=False) if approvers else None
+
+
+def _approvers_of(stored: str | None) -> tuple[Approver, ...]:
+    return tuple(Approver(entry["id"], entry["name"]) for entry in json.loads(stored)) if stored else ()
 
 
 def _reason(error: BaseException, url: URL) -> str:
