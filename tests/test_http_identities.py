@@ -330,16 +330,24 @@ def test_protected_resource_metadata_names_the_issuer(oauth_server: str) -> None
 
 @pytest.mark.slow
 @pytest.mark.anyio
-async def test_the_audit_trail_names_the_oauth_subject() -> None:
+async def test_the_audit_trail_names_the_oauth_subject_and_no_log_holds_the_token(caplog: pytest.LogCaptureFixture) -> None:
     keys = _keys()
     state = Provider(keys)
     ledger_url = fresh_ledger_url()
+    token = _mint(keys, sub="bob")
+    refused = _forged(keys)["wrong audience"]
+    caplog.set_level(logging.DEBUG)
     with serve_in_thread(Starlette(routes=[Route("/jwks", state.jwks)])) as jwks:
         app = _oauth_app(jwks + "/jwks", ledger=fresh_ledger(ledger_url))
         with running_http(app) as url:
-            async with http_client(url, "auto", token=_mint(keys, sub="bob"), elicitation_callback=Consenting()) as client:
+            async with http_client(url, "auto", token=token, elicitation_callback=Consenting()) as client:
                 await run_flow(client)
+            assert _post(url, refused).status_code == 401
     assert {record["principal"] for record in _audit(ledger_url)} == {"oauth:bob"}
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "OAuth access token refused: InvalidAudienceError" in logged, "the refusal is logged, by reason"
+    for secret in (token, refused):
+        assert all(part not in logged for part in secret.split(".")), "no part of a token reaches a log"
 
 
 def test_a_provider_that_is_down_gets_503_and_a_log_line_never_an_accept(caplog: pytest.LogCaptureFixture) -> None:

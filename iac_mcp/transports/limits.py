@@ -136,8 +136,11 @@ class SessionQuota:
             return
         principal = _principal(scope)
         live = self._sessions()
+        for ids in self._held.values():
+            ids.intersection_update(live)
+        # principals with no session and none opening are forgotten (an opening one's set is still to be filled)
+        self._held = {name: ids for name, ids in self._held.items() if ids or self._opening.get(name)}
         held = self._held.setdefault(principal, set())
-        held.intersection_update(live)
         if len(held) + self._opening.get(principal, 0) >= self._limit:
             log.warning("Refusing a new session for %s: it holds %d (the limit)", principal, self._limit)
             await self._refusal()(scope, receive, send)
@@ -150,6 +153,8 @@ class SessionQuota:
             if reserved:
                 reserved = False
                 self._opening[principal] -= 1
+                if not self._opening[principal]:
+                    del self._opening[principal]
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
