@@ -140,7 +140,7 @@ def _at(epoch: float) -> str:
 def needed_approvals(request: ApprovalRequest) -> int:
     """Signed: one approver. Four-eyes: one who is not the requester, or two people when
     the requester's identity is unknown (neither can then be the requester alone)."""
-    if request.policy is FOUR_EYES and request.requester_identity is None:
+    if request.policy == FOUR_EYES and request.requester_identity is None:
         return 2
     return 1
 
@@ -151,7 +151,7 @@ def status(request: ApprovalRequest, decisions: Sequence[Decision], now: float) 
         dict.fromkeys(
             d.approver
             for d in decisions
-            if d.verdict == "approved" and not (request.policy is FOUR_EYES and d.approver.id == request.requester_identity)
+            if d.verdict == "approved" and not (request.policy == FOUR_EYES and d.approver.id == request.requester_identity)
         )
     )
     rejection = next((d for d in decisions if d.verdict == "rejected"), None)
@@ -175,7 +175,7 @@ def status(request: ApprovalRequest, decisions: Sequence[Decision], now: float) 
 
 
 def _who(request: ApprovalRequest, approvals: Sequence[Approver]) -> str:
-    if request.policy is not FOUR_EYES:
+    if request.policy != FOUR_EYES:
         return f"a signed-in user holding {APPROVE_PERMISSION}"
     if request.requester_identity is not None:
         return f"someone other than the requester holding {APPROVE_PERMISSION}"
@@ -202,9 +202,9 @@ def decision_problem(
         return f"{current.reason}; the decision is final, the requester must run a new dry run and ask again"
     earlier = next((d for d in decisions if d.approver.id == signed_in.approver.id), None)
     if earlier is not None:
-        extra = " (four-eyes needs a different person)" if request.policy is FOUR_EYES else ""
+        extra = " (four-eyes needs a different person)" if request.policy == FOUR_EYES else ""
         return f"{person} already {earlier.verdict} this run at {_at(earlier.at)}: one decision per person{extra}"
-    if request.policy is FOUR_EYES and signed_in.approver.id == request.requester_identity and verdict == "approved":
+    if request.policy == FOUR_EYES and signed_in.approver.id == request.requester_identity and verdict == "approved":
         return f"{person} asked for this run, and four-eyes means someone else must approve it"
     if current.met and verdict == "approved":
         return f"this run is already {current.reason}; nothing more is needed"

@@ -1,0 +1,122 @@
+"""Building blocks for the approval tests: a desk over a real-HTTP sandbox, and a person's flow.
+
+The person is played by httpx with a cookie jar (the browser test plays it in Chromium):
+open the link, sign in at the sandbox's login form, come back, press a button.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import httpx
+from servers import fresh_ledger_url
+
+from iac_mcp.genesys.config import GenesysConfig
+from iac_mcp.ledger import Ledger
+from iac_mcp.sandbox.settings import SandboxSettings
+from iac_mcp.server.approvals import ApprovalDesk, ApprovalOrg, PlanForApproval
+from iac_mcp.transports.approval_pages import loopback_listener
+
+SIGNING_KEY = b"approval-test-signing-key-0123456789"
+FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
+
+
+class Clock:
+    """Wall-clock seconds that a test can move forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def sandbox_org(url: str, settings: SandboxSettings, *, policy: str = "signed", webhook: str | None = None) -> ApprovalOrg:
+    """The sandbox's first org as a profile would describe it: its public sign-in client approves."""
+    org = settings.served_orgs[0]
+    config = GenesysConfig.for_sandbox(url, org.client_id, org.client_secret)
+    return ApprovalOrg(
+        key=f"{url}#dev",
+        profile="dev",
+        label="Development",
+        policy=policy,
+        config=config,
+        client_id=org.signin_client_id,
+        webhook=webhook,
+    )
+
+
+def plan(clock: Clock, job_id: str = "plan-job-1", *, ttl: float = 3600.0) -> PlanForApproval:
+    return PlanForApproval(
+        plan_job_id=job_id,
+        accelerator_id="acc-queue",
+        accelerator_name="Simple Queue Module",
+        parameters_hash="a" * 64,
+        parameters={"queue_name": "VIP <b>", "api_key": "********"},
+        to_add=1,
+        to_change=0,
+        to_destroy=0,
+        resources=[("create", "genesyscloud_routing_queue.queue")],
+        expires_at=clock() + ttl,
+    )
+
+
+@dataclass
+class Desk:
+    desk: ApprovalDesk
+    ledger: Ledger
+    clock: Clock
+    orgs: dict[str, ApprovalOrg] = field(default_factory=dict)
+
+
+@asynccontextmanager
+async def running_desk(*orgs: ApprovalOrg, webhook_key: bytes | None = None) -> AsyncIterator[Desk]:
+    """A desk on a fresh ledger, its pages on a loopback listener."""
+    clock = Clock()
+    async with AsyncExitStack() as stack:
+        ledger = await Ledger.open(fresh_ledger_url())
+        stack.push_async_callback(ledger.aclose)
+        desk = ApprovalDesk(SIGNING_KEY, webhook_key=webhook_key, listener=loopback_listener(), clock=clock)
+        await stack.enter_async_context(desk.serving(orgs, ledger))
+        yield Desk(desk, ledger, clock, {org.key: org for org in orgs})
+
+
+def person() -> httpx.AsyncClient:
+    """A browser's worth of HTTP: a cookie jar, no redirects followed silently."""
+    return httpx.AsyncClient(timeout=10, follow_redirects=False, trust_env=False)
+
+
+async def sign_in(http: httpx.AsyncClient, link: str, username: str, password: str) -> httpx.Response:
+    """From the approval link through the sandbox's login form and back; the page as then shown."""
+    start = await http.get(link + "/sign-in")
+    assert start.status_code == 303, start.text
+    form = await http.get(start.headers["location"])
+    assert form.status_code == 200, form.text
+    token = FORM_TOKEN.search(form.text)
+    assert token is not None
+    authorize = start.headers["location"].split("?")[0]
+    posted = await http.post(authorize, data={"form_token": token.group(1), "username": username, "password": password})
+    assert posted.status_code == 303, posted.text
+    back = await http.get(posted.headers["location"])
+    if back.status_code != 303:
+        return back
+    return await http.get(urljoin(link, back.headers["location"]))
+
+
+def form_token_of(page: httpx.Response) -> str:
+    found = FORM_TOKEN.search(page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+async def decide(http: httpx.AsyncClient, link: str, page: httpx.Response, verdict: str) -> httpx.Response:
+    """Press Approve or Reject on the page; the page as then shown."""
+    answer = await http.post(link + "/decision", data={"form_token": form_token_of(page), "verdict": verdict})
+    if answer.status_code != 303:
+        return answer
+    return await http.get(urljoin(link, answer.headers["location"]))
