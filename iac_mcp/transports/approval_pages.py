@@ -74,8 +74,10 @@ _HEADERS = {
     "base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
 }
+"""`same-origin`: the approval link never leaks to the login host in a Referer, and browsers still
+send our own Origin with the decision (under `no-referrer` they send `Origin: null`)."""
 _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:0;padding:1rem;background:#f4f5f7;color:#111;line-height:1.4}"
     "main{max-width:40rem;margin:1rem auto;background:#fff;padding:1.25rem;border-radius:.5rem}"
@@ -162,7 +164,7 @@ def _message(title: str, text: str, status_code: int) -> HTMLResponse:
 
 _STATE_WORDS = {
     "approved": "Approved: the requester may now run it (submit-job again with the same plan_token).",
-    "pending": "Waiting for approval.",
+    "pending": "",
     "rejected": "Rejected: this plan will not be applied.",
     "expired": "Expired with its plan: nothing can be approved any more.",
 }
@@ -191,7 +193,7 @@ def render(
     parts = [
         f"<h1>Approve a real run in {_text(request.org_label, 100)}</h1>",
         f'<p class="status {current.state}" role="status">{html.escape(_STATE_WORDS[current.state])} '
-        f"{_text(current.reason[0].upper() + current.reason[1:], 400)}.</p>",
+        f"{_text(current.reason[0].upper() + current.reason[1:], 400)}.</p>".replace("> ", ">", 1),
     ]
     if notice:
         parts.append(f'<p class="status approved" role="status">{html.escape(notice)}</p>')
@@ -226,6 +228,8 @@ def render(
                 f'<p role="alert">You do not hold {APPROVE_PERMISSION} in this org, so you cannot approve or reject '
                 "its real runs.</p>"
             )
+        elif any(d.approver.id == signed_in.approver.id for d in decisions):
+            parts.append("<p>Your decision on this run is recorded: each person decides once.</p>")
         elif current.state == "pending" and token is not None:
             parts.append(
                 f'<form method="post" action="{APPROVALS_PATH}/{aid}/decision" class="actions">'

@@ -1,0 +1,111 @@
+"""The approval flow in a real browser: headless Chromium (Debian's, driven by Playwright)
+opens the link, signs in at the sandbox's login form, reviews the plan and approves; a
+viewer cannot. The README's screenshot is taken here."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from approvals_support import plan, running_desk, sandbox_org
+
+from iac_mcp.sandbox.app import create_app
+from iac_mcp.sandbox.serve import running_sandbox
+from iac_mcp.sandbox.settings import SandboxSettings
+
+pytestmark = pytest.mark.anyio
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "approval-page.png"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is absent (.ci/run installs it)")
+    from playwright.async_api import async_playwright
+
+    profile = tempfile.mkdtemp(prefix="iac-mcp-chromium-")
+    try:
+        async with async_playwright() as driver:
+            context = await driver.chromium.launch_persistent_context(
+                profile, executable_path=str(CHROMIUM), args=FLAGS, headless=True, viewport={"width": 420, "height": 1100}
+            )
+            try:
+                yield context
+            finally:
+                await context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def genesys() -> Iterator[tuple[str, SandboxSettings]]:
+    settings = SandboxSettings(job_duration=0)
+    with running_sandbox(app=create_app(settings)) as url:
+        yield url, settings
+
+
+async def sign_in(page: Any, link: str, username: str, password: str) -> None:
+    await page.goto(link)
+    await page.get_by_role("link", name="Sign in with Genesys to decide").click()
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(link)
+
+
+async def test_a_person_signs_in_reviews_and_approves_in_chromium(browser: Any, genesys: tuple[str, SandboxSettings]) -> None:
+    url, settings = genesys
+    org = sandbox_org(url, settings, policy="four-eyes")
+    async with running_desk(org) as desk:
+        gate = await desk.desk.gate(org, plan(desk.clock), principal="ops-bot", request_base=None)
+        page = await browser.new_page()
+        await sign_in(page, gate.link, "alice", "alice-sandbox")
+        assert await page.get_by_text("Signed in as Alice Approver").count() == 1
+        assert await page.get_by_role("cell", name="VIP <b>").count() == 1, "hostile text shown as text"
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOT), full_page=True)  # the README's: the plan under review
+        await page.get_by_role("button", name="Approve").click()
+        await page.wait_for_url(gate.link + "?decided=approved")
+        texts = " ".join(await page.get_by_role("status").all_inner_texts())
+        assert "Your approval is recorded." in texts and "a second, different person" in texts
+        status = (await desk.desk.gate(org, plan(desk.clock), principal="ops-bot", request_base=None)).status
+        assert not status.met and [a.name for a in status.approvals] == ["Alice Approver"]
+
+        # Four eyes: Bob, in a browser of his own, gives the second approval.
+        await browser.clear_cookies()
+        second = await browser.new_page()
+        await sign_in(second, gate.link, "bob", "bob-sandbox")
+        await second.get_by_role("button", name="Approve").click()
+        await second.wait_for_url(gate.link + "?decided=approved")
+        final = (await desk.desk.gate(org, plan(desk.clock), principal="ops-bot", request_base=None)).status
+        assert final.met and {a.name for a in final.approvals} == {"Alice Approver", "Bob Approver"}
+
+
+async def test_a_viewer_sees_the_plan_but_no_buttons(browser: Any, genesys: tuple[str, SandboxSettings]) -> None:
+    url, settings = genesys
+    org = sandbox_org(url, settings)
+    async with running_desk(org) as desk:
+        gate = await desk.desk.gate(org, plan(desk.clock), principal="ops-bot", request_base=None)
+        page = await browser.new_page()
+        await sign_in(page, gate.link, "eve", "eve-sandbox")
+        assert await page.get_by_role("alert").inner_text() == (
+            "You do not hold infrastructureascode:job:add in this org, so you cannot approve or reject its real runs."
+        )
+        assert await page.get_by_role("button", name="Approve").count() == 0
+        assert not (await desk.desk.gate(org, plan(desk.clock), principal="ops-bot", request_base=None)).status.met
