@@ -69,6 +69,17 @@ class LogFormat(StrEnum):
     JSON = "json"
 
 
+class Approval(StrEnum):
+    """What a real run needs besides its plan token (per profile; this is the server-wide default)."""
+
+    CONSENT = "consent"
+    """The consent policy's question to the client (or the plan token alone under `plan-token`)."""
+    SIGNED = "signed"
+    """An approval by a signed-in Genesys user holding infrastructureascode:job:add in that org."""
+    FOUR_EYES = "four-eyes"
+    """As signed, by someone other than the requester (two different people when unknown)."""
+
+
 class Transport(StrEnum):
     STDIO = "stdio"
     HTTP = "http"
@@ -108,11 +119,19 @@ class Settings(BaseSettings):
     job_duration: float = Field(
         3.0, ge=0, le=3600, validation_alias="IAC_MCP_SANDBOX_JOB_DURATION", description="seconds a sandbox job takes"
     )
+    sandbox_orgs: Listed = Field(
+        (), validation_alias="IAC_MCP_SANDBOX_ORGS", description="orgs of the embedded sandbox, one profile each"
+    )
+    profiles_file: Path | None = Field(None, validation_alias="IAC_MCP_PROFILES", description="the profiles file (TOML)")
+    gc_config: Path | None = Field(None, validation_alias="IAC_MCP_GC_CONFIG", description="the gc CLI's config.toml")
 
     # The server
     mode: Mode = Field(Mode.APPLY, validation_alias="IAC_MCP_MODE", description="what submit-job may do")
     consent: ConsentPolicy = Field(
         ConsentPolicy.ASK, validation_alias="IAC_MCP_CONSENT", description="how a real run is consented to"
+    )
+    approval: Approval = Field(
+        Approval.CONSENT, validation_alias="IAC_MCP_APPROVAL", description="what a real run needs (per profile too)"
     )
     signing_key: SecretStr | None = Field(
         None, validation_alias="IAC_MCP_SIGNING_KEY", description="secret for plan tokens and sealed request state"
@@ -185,7 +204,7 @@ class Settings(BaseSettings):
     )
     uvicorn_log_level: str = Field("info", validation_alias="IAC_MCP_HTTP_UVICORN_LOG_LEVEL", description="uvicorn's")
 
-    @field_validator("catalog", "allowed_hosts", "allowed_origins", "http_tokens", mode="before")
+    @field_validator("catalog", "allowed_hosts", "allowed_origins", "http_tokens", "sandbox_orgs", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):

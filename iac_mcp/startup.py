@@ -23,7 +23,8 @@ from iac_mcp import __version__, telemetry
 from iac_mcp.genesys.errors import ConfigurationError, GenesysError, PermissionDeniedError
 from iac_mcp.ledger import display_url
 from iac_mcp.logic.redaction import mask_values
-from iac_mcp.settings import ENVIRONMENT_VARIABLES, ConsentPolicy, LogFormat, LogLevel, Mode, Settings, load_settings
+from iac_mcp.server.app import OrgUpstream
+from iac_mcp.settings import ENVIRONMENT_VARIABLES, Approval, ConsentPolicy, LogFormat, LogLevel, Mode, Settings, load_settings
 from iac_mcp.upstream import database_url, ledger_at, open_ledger, open_upstream
 
 TEXT_LOG_LINE = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
@@ -66,12 +67,16 @@ def _upstream_flags(parser: argparse.ArgumentParser) -> None:
     _flag(group, "sandbox", "--sandbox", action="store_true")
     _flag(group, "catalog", "--catalog", metavar="DIR", action="append")
     _flag(group, "job_duration", "--job-duration", metavar="SECONDS")
+    _flag(group, "sandbox_orgs", "--sandbox-orgs", metavar="NAMES")
+    _flag(group, "profiles_file", "--profiles", metavar="PATH")
+    _flag(group, "gc_config", "--gc-config", metavar="PATH")
 
 
 def _server_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("server")
     _flag(group, "mode", "--mode", metavar="|".join(m.value for m in Mode))
     _flag(group, "consent", "--consent", metavar="|".join(c.value for c in ConsentPolicy))
+    _flag(group, "approval", "--approval", metavar="|".join(a.value for a in Approval))
     _flag(group, "log_level", "--log-level", metavar="LEVEL")
     _flag(group, "log_format", "--log-format", metavar="|".join(f.value for f in LogFormat))
     _flag(group, "call_time_limit", "--call-time-limit", metavar="SECONDS")
@@ -201,35 +206,41 @@ def http_app_from_env() -> Starlette:
 
 
 def check(settings: Settings) -> int:
-    """Validate, log in, read one page of the catalogue, report; never print a secret."""
-    connect = open_upstream(settings)
-    report = {
-        "api base": "embedded sandbox" if settings.sandbox else settings.genesys().api_base,
-        "region": settings.region or "-",
-        "mode": settings.mode.value,
-        "consent policy": settings.consent.value,
-        "ledger": display_url(database_url(settings)),
-    }
+    """Validate, then for every profile log in, read one page of the catalogue and report;
+    never print a secret. Exit 1 when any org fails."""
+    upstreams = open_upstream(settings)
+    print(f"{'mode':>15}: {settings.mode.value}")
+    print(f"{'consent policy':>15}: {settings.consent.value}")
+    print(f"{'ledger':>15}: {display_url(database_url(settings))}")
 
-    async def probe() -> tuple[int, str]:
-        async with ledger_at(database_url(settings)), connect() as client:  # an unusable ledger exits 2
+    async def probe(upstream: OrgUpstream) -> tuple[int, dict[str, str]]:
+        profile = upstream.profile
+        report = {"profile": f"{profile.name} ({profile.label})", "org mode": profile.mode.value}
+        async with upstream.connect() as client:
+            report["api base"] = "embedded sandbox" if settings.sandbox else client.config.api_base
             try:
                 page = await client.list_accelerators(page_size=1)
             except PermissionDeniedError as error:
-                missing = ", ".join(error.missing_permissions) or "unknown"
-                return 1, f"the OAuth client lacks a permission: {missing}"
+                report["result"] = f"the OAuth client lacks a permission: {', '.join(error.missing_permissions) or 'unknown'}"
+                return 1, report
             except GenesysError as error:
-                return 1, mask_values(str(error), client.credentials())
+                report["result"] = mask_values(str(error), client.credentials())
+                return 1, report
             lifetime = client.auth.token_lifetime
             report["token lifetime"] = f"{lifetime:.0f} s" if lifetime is not None else "unknown (a ready token)"
             report["catalogue"] = f"{page.total if page.total is not None else len(page.entities)} accelerator(s)"
-            return 0, "ok"
+            report["result"] = "ok"
+            return 0, report
 
-    code, verdict = anyio.run(probe)
-    for key, value in report.items():
-        print(f"{key:>15}: {value}")
-    print(f"{'result':>15}: {verdict}")
-    return code
+    async def probe_all() -> list[tuple[int, dict[str, str]]]:
+        async with ledger_at(database_url(settings)):  # an unusable ledger exits 2
+            return [await probe(upstream) for upstream in upstreams]
+
+    results = anyio.run(probe_all)
+    for _, report in results:
+        for key, value in report.items():
+            print(f"{key:>15}: {value}")
+    return max(code for code, _ in results)
 
 
 def audit(settings: Settings, *, as_json: bool, since: datetime | None, limit: int) -> int:

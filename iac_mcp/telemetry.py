@@ -92,8 +92,8 @@ class Outcome(StrEnum):
 
 DEFAULT_ORG = "default"
 CURRENT_ORG: ContextVar[str] = ContextVar("iac_mcp_org", default=DEFAULT_ORG)
-"""The org a tool call acts on, as telemetry labels it: one per process today, so always
-`default`; a server serving several orgs sets it for each call."""
+"""The org (profile name) a tool call acts on, as telemetry labels it; the server sets it
+for each call (`iac_mcp.server.services.bound_calls`)."""
 
 
 @dataclass

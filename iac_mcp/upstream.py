@@ -24,7 +24,8 @@ from iac_mcp.genesys.metering import MeteringTransport
 from iac_mcp.genesys.pacing import SlidingWindowLimiter
 from iac_mcp.genesys.retry import RetryPolicy
 from iac_mcp.ledger import Ledger, default_database_url
-from iac_mcp.server.app import ClientFactory, LedgerFactory
+from iac_mcp.profiles import load_profiles
+from iac_mcp.server.app import LedgerFactory, OrgUpstream
 from iac_mcp.settings import Settings
 from iac_mcp.telemetry import upstream_observer
 
@@ -60,37 +61,55 @@ async def genesys_client(config: GenesysConfig) -> AsyncIterator[IacClient]:
 
 @asynccontextmanager
 async def sandbox_client(
-    app: Starlette, *, retry: RetryPolicy | None = None, pacer: SlidingWindowLimiter | None = None
+    app: Starlette,
+    *,
+    org: str | None = None,
+    retry: RetryPolicy | None = None,
+    pacer: SlidingWindowLimiter | None = None,
 ) -> AsyncIterator[IacClient]:
-    """A client wired to an in-process sandbox app through httpx's ASGI transport.
+    """A client wired to an in-process sandbox app through httpx's ASGI transport, logged in
+    as the OAuth client of the sandbox org `org` (default: its first).
 
     `retry` and `pacer` default to the client's own; reliability tests pass a policy that
     does not really sleep and a pacer wide enough for thousands of calls a minute.
     """
     settings = app.state.sandbox.settings
-    config = GenesysConfig.for_sandbox(sandbox_origin(app), settings.client_id, settings.client_secret)
+    served = settings.org(org) if org else settings
+    config = GenesysConfig.for_sandbox(sandbox_origin(app), served.client_id, served.client_secret)
     async with IacClient(config, transport=metered(httpx.ASGITransport(app=app)), retry=retry, pacer=pacer) as client:
         yield client
 
 
 def embedded_sandbox(settings: Settings) -> Starlette:
     from iac_mcp.sandbox.app import create_app
-    from iac_mcp.sandbox.settings import SandboxSettings
+    from iac_mcp.sandbox.settings import SandboxSettings, named_orgs
 
-    app = create_app(SandboxSettings(catalog_dirs=[Path(d) for d in settings.catalog], job_duration=settings.job_duration))
-    log.info("Using the embedded Genesys sandbox (%d accelerators)", len(app.state.sandbox.catalog))
+    orgs = named_orgs(settings.sandbox_orgs) if settings.sandbox_orgs else []
+    app = create_app(
+        SandboxSettings(catalog_dirs=[Path(d) for d in settings.catalog], job_duration=settings.job_duration, orgs=orgs)
+    )
+    log.info(
+        "Using the embedded Genesys sandbox (%d accelerators, orgs: %s)",
+        len(app.state.sandbox.catalog),
+        ", ".join(org.name for org in app.state.sandbox.settings.served_orgs),
+    )
     return app
 
 
-def open_upstream(settings: Settings) -> ClientFactory:
-    """The Genesys client factory the settings ask for; configuration errors surface here."""
-    if settings.sandbox:
-        return partial(sandbox_client, embedded_sandbox(settings))
-    if settings.catalog:
+def open_upstream(settings: Settings) -> list[OrgUpstream]:
+    """The orgs the settings name, each with its client factory; configuration errors surface here."""
+    if settings.catalog and not settings.sandbox:
         raise ConfigurationError("--catalog (IAC_MCP_SANDBOX_CATALOG) only applies to the embedded sandbox: add --sandbox.")
-    config = settings.genesys()
-    log.info("Using Genesys Cloud at %s", config.api_base)
-    return partial(genesys_client, config)
+    profiles = load_profiles(settings)
+    if settings.sandbox:
+        app = embedded_sandbox(settings)
+        return [OrgUpstream(profile, partial(sandbox_client, app, org=profile.sandbox_org)) for profile in profiles]
+    upstreams = []
+    for profile in profiles:
+        assert profile.genesys is not None  # only sandbox orgs have none
+        log.info("Org %s: Genesys Cloud at %s (%s)", profile.name, profile.genesys.api_base, profile.mode)
+        upstreams.append(OrgUpstream(profile, partial(genesys_client, profile.genesys)))
+    return upstreams
 
 
 def database_url(settings: Settings) -> str:

@@ -22,6 +22,7 @@ from iac_mcp.logic.plan_token import (
 )
 from iac_mcp.settings import Settings
 
+ORG = "https://api.mypurecloud.com#dev"
 KEY = derive_key("test secret", PLAN_TOKEN_PURPOSE)
 ACC = "3f2a6c1e-acce-4e1e-9a7a-0123456789ab"
 PARAMS = {"action_name": "Customer Lookup", "secure": "false", "api_password": "hunter2\"\\"}
@@ -29,20 +30,24 @@ NOW = 1_800_000_000.0
 
 
 def _issue(key: bytes = KEY, parameters: dict[str, str] = PARAMS, ttl: float = 900) -> str:
-    return issue_plan_token(key, dry_run_job_id="job-42", accelerator_id=ACC, parameters=parameters, ttl_seconds=ttl, now=NOW)
+    return issue_plan_token(
+        key, dry_run_job_id="job-42", org=ORG, accelerator_id=ACC, parameters=parameters, ttl_seconds=ttl, now=NOW
+    )
 
 
-def _refusal(token: str, *, key: bytes = KEY, acc: str = ACC, parameters: dict[str, str] = PARAMS, now: float = NOW) -> PlanTokenError:
+def _refusal(
+    token: str, *, key: bytes = KEY, org: str = ORG, acc: str = ACC, parameters: dict[str, str] = PARAMS, now: float = NOW
+) -> PlanTokenError:
     with pytest.raises(PlanTokenError) as caught:
-        verify_plan_token(key, token, accelerator_id=acc, parameters=parameters, now=now)
+        verify_plan_token(key, token, org=org, accelerator_id=acc, parameters=parameters, now=now)
     assert str(caught.value) == caught.value.message and "dry run" in caught.value.message
     return caught.value
 
 
 def test_round_trip() -> None:
-    claims = verify_plan_token(KEY, _issue(), accelerator_id=ACC, parameters=dict(reversed(PARAMS.items())), now=NOW + 1)
+    claims = verify_plan_token(KEY, _issue(), org=ORG, accelerator_id=ACC, parameters=dict(reversed(PARAMS.items())), now=NOW + 1)
     assert claims == PlanClaims(
-        dry_run_job_id="job-42", accelerator_id=ACC, parameters_hash=canonical_parameters_hash(PARAMS), expires_at=NOW + 900
+        dry_run_job_id="job-42", org=ORG, accelerator_id=ACC, parameters_hash=canonical_parameters_hash(PARAMS), expires_at=NOW + 900
     )
 
 
@@ -86,9 +91,14 @@ def test_swapped_signature_is_tampered() -> None:
 
 def test_expiry_boundary() -> None:
     token = _issue(ttl=60)
-    assert verify_plan_token(KEY, token, accelerator_id=ACC, parameters=PARAMS, now=NOW + 59.999).dry_run_job_id == "job-42"
+    assert verify_plan_token(KEY, token, org=ORG, accelerator_id=ACC, parameters=PARAMS, now=NOW + 59.999).dry_run_job_id == "job-42"
     error = _refusal(token, now=NOW + 60)
     assert error.reason == "expired" and "run a new dry run" in error.message
+
+
+def test_a_plan_of_one_org_does_not_back_a_run_in_another() -> None:
+    error = _refusal(_issue(), org="https://api.mypurecloud.com#prod")
+    assert error.reason == "other_org" and "another org" in error.message
 
 
 def test_other_accelerator() -> None:

@@ -25,6 +25,9 @@ from servers import (
 )
 
 from iac_mcp.demo import example_arguments
+from iac_mcp.profiles import DEFAULT_PROFILE
+from iac_mcp.server.services import org_key
+from iac_mcp.upstream import sandbox_origin
 from iac_mcp.logic.plan_token import issue_plan_token
 from iac_mcp.sandbox.faults import drop, drop_after, garbled
 from iac_mcp.settings import ConsentPolicy
@@ -134,7 +137,13 @@ async def test_every_plan_token_refusal(era: str) -> None:
         changed = dict(params, **{next(iter(params)): "something else"})
         tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
         expired = issue_plan_token(
-            SIGNING_KEY, dry_run_job_id=plan_id, accelerator_id=target["id"], parameters={}, ttl_seconds=1, now=time.time() - 10
+            SIGNING_KEY,
+            dry_run_job_id=plan_id,
+            org=org_key(sandbox_origin(app), DEFAULT_PROFILE),
+            accelerator_id=target["id"],
+            parameters={},
+            ttl_seconds=1,
+            now=time.time() - 10,
         )
         refusals = {
             "missing": await _apply(client, target, params, None),

@@ -58,9 +58,7 @@ class RetryPolicy:
         delay = min(self.max_delay, self.base_delay * 2.0 ** (retry - 1))
         return delay * (1 - self.jitter * random.random())
 
-    def next_delay(
-        self, attempt: int, waited: float, retry_after: float | None, time_left: float | None = None
-    ) -> float | None:
+    def next_delay(self, attempt: int, waited: float, retry_after: float | None, time_left: float | None = None) -> float | None:
         """How long to sleep before attempt `attempt + 1`, or None to give up now.
 
         A `Retry-After` longer than the wait still allowed (by this policy, or by the time

@@ -83,17 +83,18 @@ def is_ambiguous(error: GenesysError) -> bool:
 
 
 async def submit_once(
-    client: IacClient, body: AcceleratorInput, *, book: ClaimBook, attempt_id: str, started: datetime | None = None
+    client: IacClient, body: AcceleratorInput, *, org: str, book: ClaimBook, attempt_id: str, started: datetime | None = None
 ) -> SubmitOutcome:
-    """POST the job once. Raises the `GenesysError` when the job surely was not created."""
-    org = client.config.api_base
+    """POST the job once. Raises the `GenesysError` when the job surely was not created.
+
+    `org` is the book's name for the org the client acts on (several orgs may share one API host)."""
     started = started or datetime.now(UTC)
     try:
         job = await client.create_job(body)
     except GenesysError as error:
         if not is_ambiguous(error):
             raise
-        return await reconcile(client, body, book=book, attempt_id=attempt_id, started=started, cause=str(error))
+        return await reconcile(client, body, org=org, book=book, attempt_id=attempt_id, started=started, cause=str(error))
     await book.claim_job(org, job.id, attempt_id=attempt_id)
     if job.submitted_by and job.submitted_by.id:
         await book.remember_submitter(org, job.submitted_by.id)
@@ -101,10 +102,9 @@ async def submit_once(
 
 
 async def reconcile(
-    client: IacClient, body: AcceleratorInput, *, book: ClaimBook, attempt_id: str, started: datetime, cause: str
+    client: IacClient, body: AcceleratorInput, *, org: str, book: ClaimBook, attempt_id: str, started: datetime, cause: str
 ) -> Found | Unknown:
     """Find the job an ambiguous submission created, claiming it only when it must be ours."""
-    org = client.config.api_base
     submitter = await book.submitter(org)
     if submitter is None:
         return Unknown(cause, "this server does not yet know the Genesys identity it submits as, so no job can be proven ours")

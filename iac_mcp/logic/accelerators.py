@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from iac_mcp.genesys.models import AcceleratorList, AcceleratorMetadata, AcceleratorSpecification
 from iac_mcp.logic.forms import Parameter, ParameterForm, form_from_spec, json_schema
+from iac_mcp.logic.orgs import OrgView
 from iac_mcp.logic.redaction import MASK
 from iac_mcp.logic.text import first_sentences, link, plain
 from iac_mcp.vocabulary import ToolName
@@ -34,6 +35,7 @@ class AcceleratorPage(BaseModel):
     page_size: int
     page_count: int
     has_next_page: bool
+    org: OrgView | None = None
 
 
 def _line(text: str | None) -> str | None:
@@ -122,6 +124,7 @@ class AcceleratorDescription(BaseModel):
     products: list[str] = Field(default_factory=list, description="Genesys products it needs.")
     documentation: list[DocumentationLink] = Field(default_factory=list)
     creates: list[CreatedResource] = Field(default_factory=list, description="Resources a run creates.")
+    org: OrgView | None = None
 
 
 def _shown(p: Parameter) -> Parameter:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, Field
 
 from iac_mcp.genesys.models import ErrorInfo, InfrastructureascodeJob, same
+from iac_mcp.logic.orgs import OrgView
 from iac_mcp.logic.redaction import mask_assignments, mask_values
 from iac_mcp.logic.terraform import TerraformSummary, parse_terraform_output, strip_ansi
 from iac_mcp.logic.text import BoundedText, bound_text
@@ -50,6 +51,7 @@ class JobView(BaseModel):
     rollback_results: BoundedText | None = None
     poll_after_seconds: float | None = Field(default=None, description="When still running: wait this long before asking again.")
     next_step: str
+    org: OrgView | None = Field(default=None, description="The org the job is in (on the outermost result).")
 
 
 MAX_WAIT_SECONDS = 40
@@ -198,6 +200,7 @@ def render_job(view: JobView) -> str:
 class JobList(BaseModel):
     jobs: list[JobView]
     count: int
+    org: OrgView | None = None
 
 
 def render_job_list(jobs: list[JobView]) -> str:

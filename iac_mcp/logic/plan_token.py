@@ -20,16 +20,17 @@ from pydantic import BaseModel
 
 PLAN_TOKEN_PURPOSE = "iac-mcp plan token v1"
 SIGNING_KEY_ENV = "IAC_MCP_SIGNING_KEY"
-_VERSION = 1
+_VERSION = 2
 _MAC_SIZE = hashlib.sha256().digest_size
 
-RefusalReason = Literal["malformed", "tampered", "expired", "other_accelerator", "parameters_changed"]
+RefusalReason = Literal["malformed", "tampered", "expired", "other_org", "other_accelerator", "parameters_changed"]
 
 
 class PlanClaims(BaseModel):
     """What a valid plan token vouches for."""
 
     dry_run_job_id: str
+    org: str
     accelerator_id: str
     parameters_hash: str
     expires_at: float
@@ -73,16 +74,18 @@ def issue_plan_token(
     key: bytes,
     *,
     dry_run_job_id: str,
+    org: str,
     accelerator_id: str,
     parameters: Mapping[str, str],
     ttl_seconds: float,
     now: float,
 ) -> str:
-    """A token for a successful dry run, valid for `ttl_seconds` from `now` (epoch seconds)."""
+    """A token for a successful dry run in `org`, valid for `ttl_seconds` from `now` (epoch seconds)."""
     payload = json.dumps(
         {
             "v": _VERSION,
             "job": dry_run_job_id,
+            "org": org,
             "acc": accelerator_id,
             "params": canonical_parameters_hash(parameters),
             "exp": now + ttl_seconds,
@@ -96,14 +99,15 @@ def verify_plan_token(
     key: bytes,
     token: str,
     *,
+    org: str,
     accelerator_id: str,
     parameters: Mapping[str, str],
     now: float,
 ) -> PlanClaims:
     """The claims of a token that allows this real run; raises PlanTokenError otherwise.
 
-    Checks run in a fixed order (malformed, tampered, expired, accelerator, parameters), so
-    the first problem reported is the most fundamental one.
+    Checks run in a fixed order (malformed, tampered, expired, org, accelerator, parameters),
+    so the first problem reported is the most fundamental one.
     """
     payload, mac = _split(token)
     if not hmac.compare_digest(mac, _mac(key, payload)):
@@ -117,6 +121,12 @@ def verify_plan_token(
         raise PlanTokenError(
             "expired",
             f"the plan_token expired {now - claims.expires_at:.0f} s ago: run a new dry run and use its plan_token promptly",
+        )
+    if claims.org != org:
+        raise PlanTokenError(
+            "other_org",
+            "the plan_token is for another org: a plan proves a change only in the org it ran in. Run a dry run "
+            "in this org and use its plan_token",
         )
     if claims.accelerator_id != accelerator_id:
         raise PlanTokenError(
@@ -180,9 +190,9 @@ def _claims(payload: bytes) -> PlanClaims:
         raise _malformed("payload is not JSON") from exc
     if not isinstance(data, dict) or data.get("v") != _VERSION:
         raise _malformed("unknown token version")
-    job, acc, params, exp = data.get("job"), data.get("acc"), data.get("params"), data.get("exp")
-    if not (isinstance(job, str) and isinstance(acc, str) and isinstance(params, str)):
+    job, org, acc, params, exp = data.get("job"), data.get("org"), data.get("acc"), data.get("params"), data.get("exp")
+    if not (isinstance(job, str) and isinstance(org, str) and isinstance(acc, str) and isinstance(params, str)):
         raise _malformed("missing claims")
     if isinstance(exp, bool) or not isinstance(exp, (int, float)):
         raise _malformed("missing expiry")
-    return PlanClaims(dry_run_job_id=job, accelerator_id=acc, parameters_hash=params, expires_at=float(exp))
+    return PlanClaims(dry_run_job_id=job, org=org, accelerator_id=acc, parameters_hash=params, expires_at=float(exp))

@@ -6,8 +6,9 @@ opens the client (Genesys Cloud or the sandbox) and the ledger to keep its own s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from importlib.resources import files
 
 from mcp.server.mcpserver import MCPServer
@@ -16,8 +17,9 @@ from mcp.server.request_state import RequestStateSecurity
 from iac_mcp import __version__
 from iac_mcp.genesys.client import IacClient
 from iac_mcp.ledger import Ledger
+from iac_mcp.profiles import DEFAULT_PROFILE, Profile
 from iac_mcp.server import completions, prompts, resources, tools
-from iac_mcp.server.services import Services, bind_services, bound_calls
+from iac_mcp.server.services import Org, Services, bind_services, bound_calls
 from iac_mcp.settings import Settings
 
 INSTRUCTIONS = files("iac_mcp.server").joinpath("instructions.md").read_text(encoding="utf-8")
@@ -29,26 +31,43 @@ LedgerFactory = Callable[[], AbstractAsyncContextManager[Ledger]]
 """Opens the ledger for the server's lifetime."""
 
 
+@dataclass(frozen=True)
+class OrgUpstream:
+    """One org the server may act on: its profile, and how to open its client."""
+
+    profile: Profile
+    connect: ClientFactory
+
+
 def build_server(
-    connect: ClientFactory,
+    connect: ClientFactory | Sequence[OrgUpstream],
     settings: Settings,
     *,
     ledger: LedgerFactory,
     signing_key: bytes | None = None,
     request_state_security: RequestStateSecurity | None = None,
 ) -> MCPServer[Services]:
-    """The iac-mcp server over whatever Genesys `connect` opens.
+    """The iac-mcp server over whatever Genesys `connect` opens: one org (the profile
+    `default`), or each org of a sequence, the first being the default.
 
     `signing_key` defaults to the settings' (random per process when none is configured).
     `request_state_security` seals mcp's multi-round `request_state`; replicas must share
     it (see `iac_mcp.transports.http`). None keeps mcp's per-process key.
     """
     key = signing_key or settings.plan_signing_key()
+    upstreams = (
+        [OrgUpstream(Profile(DEFAULT_PROFILE, "Genesys Cloud", settings.mode), connect)] if callable(connect) else list(connect)
+    )
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
-        async with connect() as client, ledger() as book:
-            yield Services(client=client, settings=settings, signing_key=key, ledger=book)
+        async with AsyncExitStack() as stack:
+            book = await stack.enter_async_context(ledger())
+            orgs = {}
+            for upstream in upstreams:
+                client = await stack.enter_async_context(upstream.connect())
+                orgs[upstream.profile.name] = Org(upstream.profile, client, book)
+            yield Services(orgs=orgs, default_org=upstreams[0].profile.name, settings=settings, signing_key=key, ledger=book)
 
     server: MCPServer[Services] = MCPServer(
         "iac-mcp",
@@ -60,7 +79,7 @@ def build_server(
     )
     server.middleware.append(bind_services)
     server.middleware.append(bound_calls)
-    tools.register(server, settings.mode)
+    tools.register(server, settings.mode, [upstream.profile for upstream in upstreams])
     prompts.register(server)
     resources.register(server)
     completions.register(server)

@@ -82,10 +82,14 @@ async def complete(
     if state is None or (isinstance(ref, ResourceTemplateReference) and ref.uri not in (ACCELERATOR_URI, JOB_URI)):
         return None
     typed = argument.value[:MAX_TYPED]
+    chosen = (context.arguments or {}).get("org") if context is not None else None
+    here = state.orgs.get(chosen or state.default_org, state.default)
+    if argument.name == "org":
+        return bounded([name for name in state.orgs if name.startswith(typed.strip().casefold())])
     if argument.name == "accelerator_id":
-        return bounded(match_accelerators(await state.lookups.catalogue(state.client), typed))
+        return bounded(match_accelerators(await here.lookups.catalogue(here.client), typed))
     if argument.name == "job_id":
-        return bounded(match_jobs(await state.lookups.recent_jobs(state.client), typed))
+        return bounded(match_jobs(await here.lookups.recent_jobs(here.client), typed))
     if argument.name == "status" and isinstance(ref, PromptReference):
         return bounded([s for s in HISTORY_STATUS_FILTERS if s.casefold().startswith(typed.strip().casefold())])
     return None

@@ -49,18 +49,18 @@ def masked_spec(spec: AcceleratorSpecification) -> dict[str, Any]:
 
 
 async def accelerator_resource(accelerator_id: str, ctx: Context) -> str:
-    state = services(ctx)
+    here = services(ctx).default
     try:
-        spec = await state.specs.get(state.client, accelerator_id)
+        spec = await here.specs.get(here.client, accelerator_id)
     except GenesysError as error:
         raise _failure(f"read accelerator {accelerator_id}", error, subject="accelerator") from error
     return json.dumps(masked_spec(spec), indent=2, ensure_ascii=False)
 
 
 async def job_resource(job_id: str, ctx: Context) -> str:
-    state = services(ctx)
+    here = services(ctx).default
     try:
-        job = await state.jobs.get(job_id, details=True)
+        job = await here.jobs.get(job_id, details=True)
     except GenesysError as error:
         raise _failure(f"read job {job_id}", error, subject="job") from error
     return json.dumps(job.to_wire(), indent=2, ensure_ascii=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver.exceptions import ToolError
 
 from iac_mcp.genesys.client import IacClient
 from iac_mcp.genesys.deadline import time_left, time_limit
@@ -24,8 +25,12 @@ from iac_mcp.genesys.pacing import sharing_as
 from iac_mcp.ledger import Ledger
 from iac_mcp.logic.forms import form_from_spec
 from iac_mcp.logic.jobs import WITHHELD_FOREIGN, masked_job, withheld
+from iac_mcp.logic.orgs import OrgView
+from iac_mcp.logic.text import plain
+from iac_mcp.profiles import Profile
 from iac_mcp.server.lookup import Lookups
-from iac_mcp.settings import Settings
+from iac_mcp.settings import Mode, Settings
+from iac_mcp.telemetry import CURRENT_ORG
 
 
 class SpecCache:
@@ -112,11 +117,12 @@ class JobReader:
     (output, rollback output, error message) is withheld rather than shown unmasked.
     """
 
-    def __init__(self, client: IacClient, specs: SpecCache, secrets: JobSecrets, ledger: Ledger) -> None:
+    def __init__(self, client: IacClient, specs: SpecCache, secrets: JobSecrets, ledger: Ledger, org_key: str) -> None:
         self._client = client
         self._specs = specs
         self._secrets = secrets
         self._ledger = ledger
+        self._org = org_key
 
     async def get(self, job_id: str, *, details: bool) -> InfrastructureascodeJob:
         """The job, masked; a final status is written onto its audit records when it is ours."""
@@ -152,12 +158,12 @@ class JobReader:
 
     async def _finished(self, job: InfrastructureascodeJob) -> InfrastructureascodeJob:
         if job.is_terminal and job.status:
-            await self._ledger.record_job_status(self._client.config.api_base, job.id, job.status)
+            await self._ledger.record_job_status(self._org, job.id, job.status)
         return await self.masked(job)
 
     async def list(self, **filters: Any) -> list[InfrastructureascodeJob]:
         jobs = await self._client.list_jobs(**filters)
-        ours = await self._ledger.claimed(self._client.config.api_base, (job.id for job in jobs))
+        ours = await self._ledger.claimed(self._org, (job.id for job in jobs))
         return [await self.masked(job, ours=job.id in ours) for job in jobs]
 
     async def masked(
@@ -180,7 +186,7 @@ class JobReader:
 
     async def _ours(self, job_id: str) -> bool:
         """Whether a submission through this ledger (from any replica) created the job."""
-        return job_id in await self._ledger.claimed(self._client.config.api_base, [job_id])
+        return job_id in await self._ledger.claimed(self._org, [job_id])
 
 
 class WaitSlots:
@@ -209,30 +215,75 @@ class WaitSlots:
                 del self._running[caller]
 
 
-@dataclass(frozen=True)
-class Services:
-    """What every tool call of one server process shares (the MCP lifespan context)."""
+def org_key(api_base: str, profile: str) -> str:
+    """The ledger's name for an org: its API host and the profile that reaches it."""
+    return f"{api_base}#{profile}"
 
+
+@dataclass(frozen=True)
+class Org:
+    """One org the server acts on (a profile): its client, its caches, its bounds.
+
+    Each org has its own token, rate pacing, spec cache and remembered secrets; `key` is the
+    ledger's name for it, so plans, claims and audit records of one org never serve another
+    (orgs in one region share an API host, so the host alone would not tell them apart).
+    """
+
+    profile: Profile
     client: IacClient
-    settings: Settings
-    signing_key: bytes
     ledger: Ledger
     specs: SpecCache = field(default_factory=SpecCache)
     secrets: JobSecrets = field(default_factory=JobSecrets)
     lookups: Lookups = field(default_factory=Lookups)
 
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+    @property
+    def mode(self) -> Mode:
+        return self.profile.mode
+
+    @property
+    def key(self) -> str:
+        return org_key(self.client.config.api_base, self.profile.name)
+
+    @property
+    def view(self) -> OrgView:
+        return OrgView(name=self.profile.name, label=self.profile.label, api_base=self.client.config.api_base)
+
     @cached_property
     def jobs(self) -> JobReader:
-        return JobReader(self.client, self.specs, self.secrets, self.ledger)
+        return JobReader(self.client, self.specs, self.secrets, self.ledger, self.key)
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every tool call of one server process shares (the MCP lifespan context)."""
+
+    orgs: Mapping[str, Org]
+    default_org: str
+    settings: Settings
+    signing_key: bytes
+    ledger: Ledger
+
+    def at(self, name: str | None) -> Org:
+        """The org a call names (the default when none), or a refusal listing those that exist."""
+        org = self.orgs.get(name or self.default_org)
+        if org is None:
+            raise ToolError(
+                f"There is no org (profile) named {plain(name or '')[:64]!r} on this server. Next: use one of "
+                f"{', '.join(self.orgs)} (the default is {self.default_org}); only the operator can add profiles."
+            )
+        return org
+
+    @property
+    def default(self) -> Org:
+        return self.orgs[self.default_org]
 
     @cached_property
     def waits(self) -> WaitSlots:
         return WaitSlots(self.settings.waits_per_caller)
-
-    @property
-    def org(self) -> str:
-        """The org this server acts on, named by its API base."""
-        return self.client.config.api_base
 
 
 _current: ContextVar[Services | None] = ContextVar("iac_mcp_services", default=None)
@@ -266,10 +317,17 @@ BOUNDED_METHODS = frozenset({"tools/call", "resources/read", "completion/complet
 
 
 async def bound_calls(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-    """Middleware: a request that reaches Genesys gets the configured time limit, and its
-    requests count as its caller's share of the rate limit."""
+    """Middleware: a request that reaches Genesys gets the configured time limit, its
+    requests count as its caller's share of the rate limit, and telemetry learns its org."""
     if ctx.method not in BOUNDED_METHODS:
         return await call_next(ctx)
     state: Services = ctx.lifespan_context
-    with time_limit(state.settings.call_time_limit), sharing_as(principal()):
-        return await call_next(ctx)
+    arguments = (ctx.params or {}).get("arguments") or {}
+    named = arguments.get("org") if isinstance(arguments, dict) else None
+    org = named if isinstance(named, str) and named in state.orgs else state.default_org
+    token = CURRENT_ORG.set(org)  # what telemetry labels the call with
+    try:
+        with time_limit(state.settings.call_time_limit), sharing_as(principal()):
+            return await call_next(ctx)
+    finally:
+        CURRENT_ORG.reset(token)

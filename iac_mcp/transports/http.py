@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from iac_mcp import __version__
 from iac_mcp.genesys.errors import ConfigurationError
 from iac_mcp.logic.plan_token import derive_key
-from iac_mcp.server.app import ClientFactory, LedgerFactory, build_server
+from iac_mcp.server.app import ClientFactory, LedgerFactory, OrgUpstream, build_server
 from iac_mcp.settings import ENVIRONMENT_VARIABLES, OAuthResourceServer, Settings
 from iac_mcp.transports.addresses import is_loopback
 from iac_mcp.transports.auth import BearerGuard, EitherVerifier, StaticTokenVerifier
@@ -48,7 +48,10 @@ REQUEST_STATE_PURPOSE = "iac-mcp request state v1"
 KEEP_ALIVE_SECONDS = 5
 """Idle keep-alive connections are closed after this long."""
 GRACEFUL_SHUTDOWN_SECONDS = 10
-"""On shutdown, streams still open (a get-job waiting up to 55 s) are cut after this long."""
+WORKER_START_SECONDS = 60
+"""A worker imports mcp and builds the app before it answers uvicorn's health check (5 s by
+default, which a loaded machine misses: the worker is then killed and restarted in a loop)."""
+"""On shutdown, streams still open (a get-job waiting up to 40 s) are cut after this long."""
 
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 _WILDCARDS = ("0.0.0.0", "::", "")
@@ -202,7 +205,11 @@ async def healthz(_: Request) -> JSONResponse:
 
 
 def create_app(
-    connect: ClientFactory, settings: Settings, *, ledger: LedgerFactory, signing_key: bytes | None = None
+    connect: ClientFactory | Sequence[OrgUpstream],
+    settings: Settings,
+    *,
+    ledger: LedgerFactory,
+    signing_key: bytes | None = None,
 ) -> Starlette:
     """The ASGI app: `/mcp` (streamable HTTP, stateless unless asked, guarded) and `/healthz` (open).
 
@@ -311,6 +318,8 @@ def serve_http(settings: Settings, build: AppBuilder) -> int:
         log_level=settings.uvicorn_log_level,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
+        log_config=None,  # uvicorn's lines go through ours (text or JSON), in the parent process too
     )
     log.info(
         "Serving MCP over streamable HTTP at http://%s:%d%s in %s mode (%d worker(s))",

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mcp.server.mcpserver import MCPServer
+from mcp.shared.inbound import X_MCP_HEADER_KEY
 
+from iac_mcp.profiles import Profile
 from iac_mcp.server.tools import accelerators, jobs, submit
 from iac_mcp.server.tools.common import Tool, guarded
 from iac_mcp.settings import Mode
@@ -30,7 +32,7 @@ def inventory(mode: Mode) -> Sequence[Tool]:
     )
 
 
-def register(server: MCPServer, mode: Mode) -> None:
+def register(server: MCPServer, mode: Mode, profiles: Sequence[Profile]) -> None:
     server.middleware.append(trace_tool_calls)  # around the whole call: mcp runs resolvers before the handler
     for tool in inventory(mode):
         server.add_tool(
@@ -40,3 +42,27 @@ def register(server: MCPServer, mode: Mode) -> None:
             description=tool.description,
             annotations=tool.annotations,
         )
+        _offer_orgs(server, tool.name, profiles)
+
+
+ORG_HEADER = "Org"
+"""`org` is mirrored as the `Mcp-Param-Org` HTTP header, so gateways can apply policy per org."""
+
+
+def _offer_orgs(server: MCPServer, name: str, profiles: Sequence[Profile]) -> None:
+    """Narrow the tool's `org` argument to the names of the profiles, so the agent sees what exists.
+
+    The names are known only when the server is built, after the handler's signature fixed
+    the schema; the handler still refuses any other name itself (`Services.at`).
+    """
+    registered = server._tool_manager.get_tool(name)  # mcp 2.3 has no public way to amend a schema
+    assert registered is not None
+    registered.parameters["properties"]["org"] = {
+        "type": "string",
+        "enum": [profile.name for profile in profiles],
+        "default": profiles[0].name,
+        "description": "The org (profile) to act on: "
+        + "; ".join(f"{profile.name} = {profile.label} ({profile.mode})" for profile in profiles)
+        + ".",
+        X_MCP_HEADER_KEY: ORG_HEADER,
+    }

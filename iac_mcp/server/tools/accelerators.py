@@ -17,7 +17,7 @@ from iac_mcp.logic.accelerators import (
     render_description,
     render_page,
 )
-from iac_mcp.server.tools.common import ACCELERATOR_ID, READ_ONLY, Tool, services, structured
+from iac_mcp.server.tools.common import ACCELERATOR_ID, ORG, READ_ONLY, Tool, services, structured
 from iac_mcp.vocabulary import ToolName
 
 LIST_ACCELERATORS_TEXT = f"""\
@@ -41,8 +41,10 @@ async def list_accelerators(
     sort_order: Annotated[SortOrder | None, Field(description="Sort direction.")] = None,
     page_number: Annotated[int, Field(ge=1, le=10_000, description="Page to return, from 1.")] = 1,
     page_size: Annotated[int, Field(ge=1, le=100, description="Entries per page.")] = 25,
+    org: ORG = None,
 ) -> Annotated[CallToolResult, AcceleratorPage]:
-    listing = await services(ctx).client.list_accelerators(
+    here = services(ctx).at(org)
+    listing = await here.client.list_accelerators(
         name=name,
         description=description,
         origin=origin,
@@ -55,7 +57,7 @@ async def list_accelerators(
         page_size=page_size,
     )
     page = accelerator_page(listing, page_number=page_number, page_size=page_size)
-    return structured(page, render_page(page))
+    return structured(page, render_page(page), here)
 
 
 LIST_ACCELERATORS = Tool(
@@ -81,11 +83,12 @@ async def describe_accelerator(
     ctx: Context,
     accelerator_id: ACCELERATOR_ID,
     preferred_language: Annotated[PreferredLanguage | None, Field(description="Language of the texts; default en-US.")] = None,
+    org: ORG = None,
 ) -> Annotated[CallToolResult, AcceleratorDescription]:
-    state = services(ctx)
-    spec = await state.specs.get(state.client, accelerator_id, preferred_language)
+    here = services(ctx).at(org)
+    spec = await here.specs.get(here.client, accelerator_id, preferred_language)
     description = describe(spec)
-    return structured(description, render_description(description))
+    return structured(description, render_description(description), here)
 
 
 DESCRIBE_ACCELERATOR = Tool(

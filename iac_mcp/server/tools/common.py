@@ -15,14 +15,20 @@ from pydantic import BaseModel, Field
 
 from iac_mcp.genesys.errors import GenesysError
 from iac_mcp.genesys.ids import MAX_ID_LENGTH
+from iac_mcp.logic.orgs import org_line
 from iac_mcp.logic.redaction import mask_values
 from iac_mcp.server.errors import describe_error
-from iac_mcp.server.services import Services
+from iac_mcp.server.services import Org, Services
 from iac_mcp.vocabulary import ToolName
 
 ACCELERATOR_ID = Annotated[
     str, Field(description=f"Accelerator id, as {ToolName.LIST_ACCELERATORS} returned it.", max_length=MAX_ID_LENGTH)
 ]
+ORG = Annotated[
+    str | None,
+    Field(description="The org (profile) to act on, by name; default: the server's default org.", max_length=64),
+]
+"""Every tool's `org`; the registration narrows its schema to the profiles' names."""
 JOB_ID = Annotated[
     str, Field(description=f"Job id, as {ToolName.SUBMIT_JOB} or {ToolName.LIST_JOBS} returned it.", max_length=MAX_ID_LENGTH)
 ]
@@ -79,16 +85,18 @@ def _masked(message: str, arguments: dict[str, Any]) -> str:
     if ctx is None:
         return message
     state = services(ctx)
-    return mask_values(message, (*state.client.credentials(), *_call_secrets(state, arguments)))
+    credentials = [secret for org in state.orgs.values() for secret in org.client.credentials()]
+    return mask_values(message, (*credentials, *_call_secrets(state, arguments)))
 
 
 def _call_secrets(state: Services, arguments: dict[str, Any]) -> list[str]:
     """The sensitive values among the call's `parameters`: by the spec's names when it is
     cached, else every value (an error must not be the one place a secret slips out)."""
     parameters = arguments.get("parameters")
+    org = state.orgs.get(str(arguments.get("org") or state.default_org))
     if not isinstance(parameters, dict):
         return []
-    names = state.specs.cached_sensitive_names(str(arguments.get("accelerator_id", "")))
+    names = org.specs.cached_sensitive_names(str(arguments.get("accelerator_id", ""))) if org else None
     return [str(value) for name, value in parameters.items() if names is None or name in names]
 
 
@@ -103,9 +111,11 @@ def services(ctx: Context) -> Services:
     return cast("Services", ctx.request_context.lifespan_context)
 
 
-def structured(model: BaseModel, text: str) -> CallToolResult:
-    """A result with the model as structured content and a concise text rendering beside it."""
+def structured(model: BaseModel, text: str, org: Org) -> CallToolResult:
+    """A result with the model as structured content and a concise text rendering beside it,
+    both naming the org: two orgs of one server look alike in a client's prompts."""
+    named = model.model_copy(update={"org": org.view})
     return CallToolResult(
-        content=[TextContent(type="text", text=text)],
-        structured_content=model.model_dump(mode="json"),
+        content=[TextContent(type="text", text=f"{org_line(org.view)}\n{text}")],
+        structured_content=named.model_dump(mode="json"),
     )

@@ -12,7 +12,7 @@ from iac_mcp.genesys.ids import MAX_ID_LENGTH
 from iac_mcp.genesys.models import HistoryStatus, JobSortField, SortOrder
 from iac_mcp.logic.jobs import MAX_WAIT_SECONDS, JobList, JobView, job_view, render_job, render_job_list
 from iac_mcp.server.services import principal
-from iac_mcp.server.tools.common import JOB_ID, READ_ONLY, Tool, services, structured
+from iac_mcp.server.tools.common import JOB_ID, ORG, READ_ONLY, Tool, services, structured
 from iac_mcp.vocabulary import ToolName
 
 _PROGRESS_ORDER = ("created", "queued", "running")
@@ -33,6 +33,7 @@ async def get_job(
     wait_seconds: Annotated[
         float, Field(ge=0, le=MAX_WAIT_SECONDS, description="Wait up to this long for the job to finish (0 = just read it).")
     ] = 0,
+    org: ORG = None,
 ) -> Annotated[CallToolResult, JobView]:
     async def progress(status: str | None) -> None:
         key = (status or "").casefold()
@@ -40,8 +41,9 @@ async def get_job(
         await ctx.report_progress(step, 4, f"Job {job_id}: {status}")
 
     state = services(ctx)
+    here = state.at(org)
     with state.waits.take(principal()) as may_wait:
-        job = await state.jobs.wait(job_id, details=details, seconds=wait_seconds if may_wait else 0, on_status=progress)
+        job = await here.jobs.wait(job_id, details=details, seconds=wait_seconds if may_wait else 0, on_status=progress)
     view = job_view(job)
     if wait_seconds and not may_wait and not view.terminal:
         view = view.model_copy(
@@ -50,7 +52,7 @@ async def get_job(
                 f"may have. {view.next_step}"
             }
         )
-    return structured(view, render_job(view))
+    return structured(view, render_job(view), here)
 
 
 GET_JOB = Tool(
@@ -79,8 +81,10 @@ async def list_jobs(
     sort_order: Annotated[SortOrder, Field(description="Sort direction.")] = "desc",
     max_results: Annotated[int, Field(ge=1, le=100, description="How many jobs to return.")] = 10,
     include_errors: Annotated[bool, Field(description="Include each job's error code and message.")] = True,
+    org: ORG = None,
 ) -> Annotated[CallToolResult, JobList]:
-    jobs = await services(ctx).jobs.list(
+    here = services(ctx).at(org)
+    jobs = await here.jobs.list(
         status=status,
         accelerator_id=accelerator_id,
         submitted_by=submitted_by,
@@ -90,7 +94,7 @@ async def list_jobs(
         include_errors=include_errors,
     )
     views = [job_view(job, limit=1000) for job in jobs[:max_results]]
-    return structured(JobList(jobs=views, count=len(views)), render_job_list(views))
+    return structured(JobList(jobs=views, count=len(views)), render_job_list(views), here)
 
 
 LIST_JOBS = Tool(

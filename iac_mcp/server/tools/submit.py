@@ -42,12 +42,13 @@ from iac_mcp.ledger import Attempt, AuditRecord, PlanRecord
 from iac_mcp.logic.consent import PlanFacts, consent_question
 from iac_mcp.logic.forms import ParameterForm, form_from_spec, validate_parameters, wire_parameters
 from iac_mcp.logic.jobs import JobView, job_view, render_job
+from iac_mcp.logic.orgs import OrgView, org_line
 from iac_mcp.logic.plan_token import PlanTokenError, canonical_parameters_hash, issue_plan_token, verify_plan_token
 from iac_mcp.logic.redaction import MASK
 from iac_mcp.logic.terraform import parse_terraform_output
 from iac_mcp.server.errors import describe_problems
-from iac_mcp.server.services import Services, principal
-from iac_mcp.server.tools.common import ACCELERATOR_ID, Tool, guarded, services, structured
+from iac_mcp.server.services import Org, Services, principal
+from iac_mcp.server.tools.common import ACCELERATOR_ID, ORG, Tool, guarded, services, structured
 from iac_mcp.settings import ConsentPolicy, Mode
 from iac_mcp.vocabulary import ToolName
 
@@ -89,12 +90,14 @@ class SubmitResult(BaseModel):
     )
     consent: str = Field(description="How the run was consented to: not-needed (dry run), accepted, declined, cancelled, waived.")
     note: str | None = Field(default=None, description="Anything unusual about the submission.")
+    org: OrgView | None = None
 
 
 @dataclass(frozen=True)
 class Submission:
     """A checked submission: valid parameters and, for a real run, its unused successful plan."""
 
+    org: Org
     spec: AcceleratorSpecification
     form: ParameterForm
     wire: dict[str, str]
@@ -137,7 +140,7 @@ class ConsentNotAsked(BaseModel):
 
 
 async def _check_plan(
-    state: Services, accelerator_id: str, wire: dict[str, str], plan_token: str | None
+    state: Services, org: Org, accelerator_id: str, wire: dict[str, str], plan_token: str | None
 ) -> InfrastructureascodeJob:
     """The successful dry run of exactly this input, or a refusal saying what to do."""
     if not plan_token:
@@ -147,10 +150,12 @@ async def _check_plan(
             "and after their consent pass its plan_token here."
         )
     try:
-        claims = verify_plan_token(state.signing_key, plan_token, accelerator_id=accelerator_id, parameters=wire, now=time.time())
+        claims = verify_plan_token(
+            state.signing_key, plan_token, org=org.key, accelerator_id=accelerator_id, parameters=wire, now=time.time()
+        )
     except PlanTokenError as error:
         raise ToolError(f"The plan_token was refused ({error.reason}): {error}") from error
-    plan = await state.client.get_job(claims.dry_run_job_id, details=True)
+    plan = await org.client.get_job(claims.dry_run_job_id, details=True)
     if not plan.is_terminal:
         raise ToolError(
             f"The plan {plan.id} has not finished (status {plan.status}). Next: {ToolName.GET_JOB} with job_id={plan.id} "
@@ -164,16 +169,16 @@ async def _check_plan(
     return plan
 
 
-async def _unused(state: Services, plan: InfrastructureascodeJob) -> PlanRecord | None:
+async def _unused(org: Org, plan: InfrastructureascodeJob) -> PlanRecord | None:
     """Refuse a plan that already backed a run; hand back its record when that run is in doubt."""
-    record = await state.ledger.plan_record(state.org, plan.id)
+    record = await org.ledger.plan_record(org.key, plan.id)
     stale = record is not None and record.state == "sending" and datetime.now(UTC) - record.updated_at > SENDING_STALE
     if record is None or record.state == "in_doubt" or stale:
         return record  # a "sending" record this old outlived its process: its run is in doubt
     if record.job_id:
         status = "unknown"
         with contextlib.suppress(GenesysError):
-            status = (await state.client.get_job(record.job_id)).status or status
+            status = (await org.client.get_job(record.job_id)).status or status
         raise ToolError(
             f"The plan {plan.id} already backed the real run {record.job_id} (status {status}); a plan backs exactly "
             f"one run. Next: report that job ({ToolName.GET_JOB} job_id={record.job_id}); for another run, make a new "
@@ -191,27 +196,30 @@ async def check_submission(
     parameters: Any,
     dry_run: bool,
     plan_token: str | None,
+    org: str | None = None,
 ) -> Submission:
     """Everything that must hold before anything is sent or anyone is asked."""
     state = services(ctx)
+    here = state.at(org)
     if not isinstance(parameters, dict) or len(parameters) > MAX_PARAMETERS:
         raise ToolError(
             f"`parameters` must be an object of at most {MAX_PARAMETERS} parameter names to strings, numbers or "
             f'booleans, e.g. {{"queue_name": "VIP"}}. Next: see {ToolName.DESCRIBE_ACCELERATOR} for the names and types.'
         )
-    if not dry_run and state.settings.mode is not Mode.APPLY:
+    if not dry_run and here.mode is not Mode.APPLY:
         raise ToolError(
-            f"This server runs in {state.settings.mode} mode: real runs are refused. Next: submit with dry_run=true, "
-            "or ask the operator to restart the server with --mode apply."
+            f"The org {here.name} ({here.profile.label}) is in {here.mode} mode on this server: real runs there are "
+            "refused. Next: submit with dry_run=true, or ask the operator to allow real runs in this profile "
+            "(its mode, and the server's --mode apply)."
         )
-    spec = await state.specs.get(state.client, accelerator_id)
+    spec = await here.specs.get(here.client, accelerator_id)
     form = form_from_spec(spec)
     wire, problems = validate_parameters(form, parameters)
     if problems:
         raise ToolError(describe_problems(accelerator_id, problems))
-    plan = None if dry_run else await _check_plan(state, accelerator_id, wire, plan_token)
-    record = await _unused(state, plan) if plan is not None else None
-    return Submission(spec=spec, form=form, wire=wire, dry_run=dry_run, plan=plan, plan_record=record)
+    plan = None if dry_run else await _check_plan(state, here, accelerator_id, wire, plan_token)
+    record = await _unused(here, plan) if plan is not None else None
+    return Submission(org=here, spec=spec, form=form, wire=wire, dry_run=dry_run, plan=plan, plan_record=record)
 
 
 checked_submission = guarded(check_submission, ACTION)
@@ -219,12 +227,12 @@ checked_submission = guarded(check_submission, ACTION)
 ask_consent sharing it run the checks (and read the plan) once."""
 
 
-def question_for(state: Services, submission: Submission) -> str:
+def question_for(submission: Submission) -> str:
     """What the user sees: the org, the plan's summary, the accelerator, the masked parameters."""
     assert submission.plan is not None
     summary = parse_terraform_output(submission.plan.results or "")
     return consent_question(
-        org=state.org,
+        org=org_line(submission.org.view).removeprefix("Org: "),
         accelerator_name=submission.spec.name or submission.spec.id,
         accelerator_id=submission.spec.id,
         parameters=submission.masked_parameters(),
@@ -258,7 +266,7 @@ async def ask_consent(
             "2026-07-28 protocol, run the server with --stateful for handshake-era clients, or have the operator set "
             "IAC_MCP_CONSENT=plan-token to let the plan token alone guard real runs."
         )
-    return Elicit(question_for(state, submission), Consent)
+    return Elicit(question_for(submission), Consent)
 
 
 asked_consent = guarded(ask_consent, ACTION)
@@ -294,7 +302,7 @@ async def _audit(
         AuditRecord(
             kind=kind,
             principal=principal(),
-            org=state.org,
+            org=submission.org.key,
             accelerator_id=submission.spec.id,
             dry_run=submission.dry_run,
             parameters=submission.masked_parameters(),
@@ -317,7 +325,7 @@ async def _send(state: Services, submission: Submission, consent: str) -> Submit
     """
     attempt = Attempt(
         attempt_id=uuid.uuid4().hex,
-        org=state.org,
+        org=submission.org.key,
         principal=principal(),
         accelerator_id=submission.spec.id,
         dry_run=submission.dry_run,
@@ -325,11 +333,11 @@ async def _send(state: Services, submission: Submission, consent: str) -> Submit
         started_at=datetime.now(UTC),
         plan_job_id=submission.plan.id if submission.plan else None,
     )
-    ledger, plan = state.ledger, submission.plan
+    ledger, plan, org = state.ledger, submission.plan, submission.org
     with anyio.CancelScope(shield=True):
         if plan is not None:
             use = await ledger.consume_plan(
-                state.org,
+                org.key,
                 plan.id,
                 attempt_id=attempt.attempt_id,
                 accelerator_id=submission.spec.id,
@@ -345,11 +353,16 @@ async def _send(state: Services, submission: Submission, consent: str) -> Submit
         await _audit(state, submission, consent=consent)
         try:
             outcome = await submit_once(
-                state.client, submission.body(), book=ledger, attempt_id=attempt.attempt_id, started=attempt.started_at
+                org.client,
+                submission.body(),
+                org=org.key,
+                book=ledger,
+                attempt_id=attempt.attempt_id,
+                started=attempt.started_at,
             )
         except GenesysError as error:
             if plan is not None:
-                await ledger.release_plan(state.org, plan.id, attempt_id=attempt.attempt_id)
+                await ledger.release_plan(org.key, plan.id, attempt_id=attempt.attempt_id)
             await ledger.finish_attempt(attempt.attempt_id, outcome="failed", job_id=None, note=type(error).__name__)
             await _audit(state, submission, consent=consent, kind="outcome", note=f"not submitted: {type(error).__name__}")
             raise
@@ -361,12 +374,12 @@ async def _record(state: Services, submission: Submission, attempt: Attempt, out
     ledger, plan = state.ledger, submission.plan
     if isinstance(outcome, Unknown):
         if plan is not None:
-            await ledger.mark_plan_in_doubt(state.org, plan.id, attempt_id=attempt.attempt_id, reason=outcome.reason)
+            await ledger.mark_plan_in_doubt(submission.org.key, plan.id, attempt_id=attempt.attempt_id, reason=outcome.reason)
         await ledger.finish_attempt(attempt.attempt_id, outcome="unknown", job_id=None, note=outcome.reason)
         await _audit(state, submission, consent=consent, kind="outcome", note=f"outcome unknown: {outcome.reason}")
         return
     if plan is not None:
-        await ledger.mark_plan_backed(state.org, plan.id, attempt_id=attempt.attempt_id, job_id=outcome.job.id)
+        await ledger.mark_plan_backed(submission.org.key, plan.id, attempt_id=attempt.attempt_id, job_id=outcome.job.id)
     kind = "created" if isinstance(outcome, Created) else "found"
     await ledger.finish_attempt(attempt.attempt_id, outcome=kind, job_id=outcome.job.id)
     await _audit(state, submission, consent=consent, kind="outcome", job_id=outcome.job.id, status=outcome.job.status)
@@ -377,15 +390,18 @@ async def _look_again(state: Services, submission: Submission) -> SubmitOutcome:
     record = submission.plan_record
     assert record is not None and submission.plan is not None
     outcome = await reconcile(
-        state.client,
+        submission.org.client,
         submission.body(),
+        org=submission.org.key,
         book=state.ledger,
         attempt_id=record.attempt_id,
         started=record.started_at,
         cause="an earlier real run backed by this plan lost its answer",
     )
     if isinstance(outcome, Found):
-        await state.ledger.mark_plan_backed(state.org, submission.plan.id, attempt_id=record.attempt_id, job_id=outcome.job.id)
+        await state.ledger.mark_plan_backed(
+            submission.org.key, submission.plan.id, attempt_id=record.attempt_id, job_id=outcome.job.id
+        )
         await state.ledger.finish_attempt(record.attempt_id, outcome="found", job_id=outcome.job.id)
     return outcome
 
@@ -433,6 +449,7 @@ async def submit_job(
     plan_token: Annotated[
         str | None, Field(description="Required when dry_run=false: from the dry run of the same input.", max_length=2000)
     ] = None,
+    org: ORG = None,
 ) -> Annotated[CallToolResult, SubmitResult]:
     state = services(ctx)
     masked = submission.masked_parameters()
@@ -451,6 +468,7 @@ async def submit_job(
             result,
             f"Nothing was submitted: the user {verdict} the real run of {accelerator_id}. "
             "Ask them what to change; do not resubmit without their consent.",
+            submission.org,
         )
 
     if submission.plan_record is not None:
@@ -463,7 +481,7 @@ async def submit_job(
     if isinstance(outcome, Unknown):
         raise _unknown(submission, outcome)
     job = outcome.job
-    state.secrets.add(job.id, submission.sensitive_values())
+    submission.org.secrets.add(job.id, submission.sensitive_values())
     note = None
     if isinstance(outcome, Found):
         note = "The answer was lost or unreadable, so the job was found in the history instead of being resent."
@@ -471,6 +489,7 @@ async def submit_job(
         issue_plan_token(
             state.signing_key,
             dry_run_job_id=job.id,
+            org=submission.org.key,
             accelerator_id=accelerator_id,
             parameters=submission.wire,
             ttl_seconds=PLAN_TOKEN_TTL,
@@ -479,7 +498,7 @@ async def submit_job(
         if dry_run
         else None
     )
-    view = job_view(await state.jobs.masked(job, submission.form.sensitive_names))
+    view = job_view(await submission.org.jobs.masked(job, submission.form.sensitive_names))
     result = SubmitResult(
         submitted=True, job=view, parameters=masked, defaults_applied=defaults, plan_token=token, consent=verdict, note=note
     )
@@ -496,7 +515,7 @@ async def submit_job(
         text += "\nNote: " + note
     if token:
         text += f"\nplan_token (for the real run, once the plan is Complete): {token}"
-    return structured(result, text)
+    return structured(result, text, submission.org)
 
 
 SUBMIT_JOB = Tool(
