@@ -160,6 +160,78 @@ async def _drive(job_duration: float) -> None:
         print(f"\nTranscript complete in {time.perf_counter() - out.started:.1f} s.")
 
 
-def run_demo(*, job_duration: float) -> int:
-    anyio.run(_drive, job_duration)
+PROMOTION_ORGS = ("dev", "prod")
+PROMOTED = "Order Status Lookup"
+
+
+def integration_in(org: str) -> str:
+    """The id the user copies from the org's admin pages (here: the sandbox's, derived from the org name)."""
+    from iac_mcp.sandbox.orgs import integrations
+
+    return next(i.id for i in integrations(org) if i.name == "Genesys Cloud Data Actions")
+
+
+async def _drive_promotion(job_duration: float) -> None:
+    """A change proven in dev, promoted to prod: the prod integration id comes from the user."""
+    out = Transcript()
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-m", "iac_mcp", "serve", "--sandbox", "--sandbox-orgs", ",".join(PROMOTION_ORGS),
+            "--job-duration", str(job_duration), "--log-level", "WARNING",
+        ],
+    )  # fmt: skip
+
+    async def answer(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        print("❓ client │ " + params.message.replace("\n", "\n           │ "))
+        if "Promote" in params.message:
+            prod_id = integration_in("prod")
+            out.user(f"In prod it is {prod_id}.")
+            return ElicitResult(action="accept", content={"integration_id": prod_id})
+        out.user("Yes, apply it.")
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    async with Client(params, elicitation_callback=answer) as client:
+        print(f"Connected over stdio to iac-mcp serving the sandbox orgs {', '.join(PROMOTION_ORGS)}.")
+
+        async def call(tool: str, arguments: dict[str, Any]) -> CallToolResult:
+            out.call(tool, arguments)
+            result = await client.call_tool(tool, arguments)
+            out.result(result, max_lines=14)
+            return result
+
+        out.heading("Prove it in dev")
+        out.user(f"Add the order status lookup in dev; our data actions integration there is {integration_in('dev')}.")
+        found = await call(ToolName.LIST_ACCELERATORS, {"name": PROMOTED, "org": "dev"})
+        accelerator = found.structured_content["accelerators"][0]["id"]
+        arguments = {"accelerator_id": accelerator, "parameters": {"integration_id": integration_in("dev")}, "org": "dev"}
+        planned = await call(ToolName.SUBMIT_JOB, arguments)
+        await call(ToolName.GET_JOB, {"job_id": planned.structured_content["job"]["id"], "wait_seconds": 30, "org": "dev"})
+        token = planned.structured_content["plan_token"]
+        applied = await call(ToolName.SUBMIT_JOB, {**arguments, "dry_run": False, "plan_token": token})
+        dev_job = applied.structured_content["job"]["id"]
+        await call(ToolName.GET_JOB, {"job_id": dev_job, "wait_seconds": 30, "org": "dev"})
+
+        out.heading("Promote to prod")
+        out.user("It works in dev. Bring it to prod.")
+        promoted = await call(ToolName.PROMOTE_JOB, {"job_id": dev_job, "from_org": "dev", "to_org": "prod"})
+        result = promoted.structured_content
+        out.agent(
+            f"Both plans match ({result['target']['to_add']} to add in prod); differences: "
+            f"{'; '.join(result['differences']) or 'none'}. Shall I apply it in prod?"
+        )
+        out.user("Yes.")
+
+        out.heading("Apply in prod, with consent")
+        prod = {"accelerator_id": accelerator, "parameters": result["parameters"], "org": "prod"}
+        applied = await call(ToolName.SUBMIT_JOB, {**prod, "dry_run": False, "plan_token": result["plan_token"]})
+        done = await call(
+            ToolName.GET_JOB, {"job_id": applied.structured_content["job"]["id"], "wait_seconds": 30, "org": "prod"}
+        )
+        out.agent(f"Done in prod: {done.structured_content['outcome']}.")
+        print(f"\nTranscript complete in {time.perf_counter() - out.started:.1f} s.")
+
+
+def run_demo(*, job_duration: float, promote: bool = False) -> int:
+    anyio.run(_drive_promotion if promote else _drive, job_duration)
     return 0

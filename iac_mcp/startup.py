@@ -137,12 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="play an agent's conversation end to end against the embedded sandbox")
     demo.add_argument("--job-duration", type=float, default=1.5, metavar="SECONDS", help="seconds a sandbox job takes")
+    demo.add_argument("--promote", action="store_true", help="play a promotion from dev to prod instead")
 
     commands.add_parser("sandbox", help="serve the Genesys sandbox over HTTP (see `iac-mcp sandbox --help`)", add_help=False)
     return parser
 
 
-COMMAND_ONLY = ("command", "json", "since", "limit")
+COMMAND_ONLY = ("command", "json", "since", "limit", "promote")
 """Parsed arguments that are not settings: the command and `audit`'s query."""
 
 
@@ -156,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from iac_mcp.demo import run_demo
 
-        return run_demo(job_duration=args.job_duration)
+        return run_demo(job_duration=args.job_duration, promote=args.promote)
     try:
         settings = load_settings({k: v for k, v in vars(args).items() if k not in COMMAND_ONLY})
         configure_logging(settings.log_level, settings.log_format)

@@ -15,3 +15,4 @@ class ToolName(StrEnum):
     SUBMIT_JOB = "submit-job"
     GET_JOB = "get-job"
     LIST_JOBS = "list-jobs"
+    PROMOTE_JOB = "promote-job"

@@ -26,3 +26,21 @@ def test_the_demo_plays_the_whole_conversation() -> None:
     assert "plan completed successfully" in out and "applied successfully" in out
     assert "Apply to the Genesys Cloud org" in out, "the consent question reaches the user"
     assert "Transcript complete" in out
+
+
+def test_the_promotion_demo_carries_a_change_from_dev_to_prod_with_the_users_id() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "iac_mcp", "demo", "--promote", "--job-duration", "0.3"],
+        env=CLEAN_ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout
+    steps = ["1. Prove it in dev", "2. Promote to prod", "3. Apply in prod, with consent"]
+    assert [out.index(step) for step in steps] == sorted(out.index(step) for step in steps)
+    assert "In prod it is " in out and "Values given for prod: integration_id" in out
+    assert "Differences: none" in out and 'org at "prod (Sandbox org prod' in out
+    assert "Done in prod: applied successfully." in out

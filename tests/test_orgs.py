@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 from http_support import http_client, running_http
 from mcp import Client, StdioServerParameters
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, ElicitResult
 from servers import CLEAN_ENV, ERAS, QUEUE_MODULE_NAME, accept_consent, fresh_ledger, server_settings, text_of
 from starlette.applications import Starlette
 
 from iac_mcp.demo import example_arguments
 from iac_mcp.profiles import Profile
 from iac_mcp.sandbox.app import create_app
+from iac_mcp.sandbox.orgs import integrations
 from iac_mcp.sandbox.settings import SandboxSettings, named_orgs
 from iac_mcp.server.app import OrgUpstream, build_server
 from iac_mcp.settings import Mode
@@ -77,10 +78,15 @@ async def test_the_agent_sees_which_orgs_exist(era: str) -> None:
     async with connected(three_orgs(), era) as client:
         tools = (await client.list_tools()).tools
     for tool in tools:
-        org = tool.input_schema["properties"]["org"]
+        properties = tool.input_schema["properties"]
+        if tool.name == "promote-job":
+            assert properties["from_org"]["enum"] == properties["to_org"]["enum"] == list(ORGS)
+            continue
+        org = properties["org"]
         assert org["enum"] == list(ORGS) and org["default"] == "dev", tool.name
         assert org["x-mcp-header"] == "Org"
         assert "prod = Sandbox PROD (dry-run-only)" in org["description"]
+    assert {tool.name for tool in tools} >= {"promote-job", "submit-job", "get-job"}
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -183,3 +189,91 @@ async def test_three_orgs_over_http(era: str) -> None:
             listed = await client.call_tool("list-jobs", {"org": "test"})
     assert org_of(planned) == org_of(listed) == "test"
     assert json.dumps(listed.structured_content).count(planned.structured_content["job"]["id"]) == 1  # type: ignore[index]
+
+
+ORDER_STATUS = "e4b1c7a2-8d3f-4a6e-b5c9-0f1e2d3c4b5a"
+"""The sandbox's data-action module whose integration_id names an integration of one org."""
+
+
+def integration_of(org: str) -> str:
+    return next(i.id for i in integrations(org) if i.name == "Genesys Cloud Data Actions")
+
+
+async def proven_in_dev(client: Client) -> str:
+    """A real run of the data-action module in dev, through plan, consent and apply: its job id."""
+    arguments = {"accelerator_id": ORDER_STATUS, "parameters": {"integration_id": integration_of("dev")}, "org": "dev"}
+    planned = await client.call_tool("submit-job", arguments)
+    assert not planned.is_error, text_of(planned)
+    token = planned.structured_content["plan_token"]  # type: ignore[index]
+    applied = await client.call_tool("submit-job", {**arguments, "dry_run": False, "plan_token": token})
+    assert not applied.is_error, text_of(applied)
+    return str(applied.structured_content["job"]["id"])  # type: ignore[index]
+
+
+@asynccontextmanager
+async def promoting(app: Starlette, era: str, answer: Any = None) -> AsyncIterator[Client]:
+    """A client that accepts real runs and, when `answer` is given, fills the promotion's form with it."""
+
+    async def callback(context: Any, params: Any) -> Any:
+        if "Promote" in params.message:
+            return ElicitResult(action="accept", content=answer)
+        return await accept_consent(context, params)
+
+    server = build_server(upstreams(app), server_settings(signing_key=SIGNING_SECRET), ledger=fresh_ledger())
+    options = {"elicitation_callback": callback} if answer is not None else {}
+    async with Client(server, mode=era, **options) as client:
+        yield client
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_promotion_without_the_target_id_lists_exactly_what_is_needed(era: str) -> None:
+    """A client that cannot be asked gets the list; the same ledger knows the dev job."""
+    app = three_orgs()
+    ledger = fresh_ledger()
+    settings = server_settings(signing_key=SIGNING_SECRET)
+    async with Client(build_server(upstreams(app), settings, ledger=ledger), mode=era, elicitation_callback=accept_consent) as client:
+        job_id = await proven_in_dev(client)
+    async with Client(build_server(upstreams(app), settings, ledger=ledger), mode=era) as client:
+        refused = await client.call_tool("promote-job", {"job_id": job_id, "from_org": "dev", "to_org": "prod"})
+    assert refused.is_error
+    assert f"integration_id (was {integration_of('dev')})" in text_of(refused) and "Nothing was submitted" in text_of(refused)
+    assert not [job for job in app.state.sandbox.jobs.values() if job.org == "prod"]
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_dev_to_prod_with_a_supplied_integration_id_plans_both_side_by_side(era: str) -> None:
+    app = three_orgs()
+    async with promoting(app, era, answer={"integration_id": integration_of("prod")}) as client:
+        job_id = await proven_in_dev(client)
+        asked = await client.call_tool("promote-job", {"job_id": job_id, "from_org": "dev", "to_org": "prod"})
+        given = await client.call_tool(
+            "promote-job",
+            {"job_id": job_id, "from_org": "dev", "to_org": "prod", "parameters": {"integration_id": integration_of("prod")}},
+        )
+        wrong = await client.call_tool(
+            "promote-job",
+            {"job_id": job_id, "from_org": "dev", "to_org": "prod", "parameters": {"integration_id": integration_of("dev")}},
+        )
+    for result in (asked, given):
+        assert not result.is_error, text_of(result)
+        promoted = result.structured_content
+        assert promoted is not None and promoted["org"]["name"] == "prod"
+        assert promoted["source"]["org"] == "dev" and promoted["target"]["org"] == "prod"
+        assert promoted["target"]["status"] == "Complete" and promoted["plan_token"]
+        assert promoted["parameters"]["integration_id"] == integration_of("prod") and promoted["replaced"] == ["integration_id"]
+        assert promoted["target"]["to_add"] == promoted["source"]["to_add"]
+    assert wrong.structured_content is not None and wrong.structured_content["target"]["status"] == "Failed"
+    assert "is Failed" in wrong.structured_content["next_step"]
+    prod_jobs = [job for job in app.state.sandbox.jobs.values() if job.org == "prod"]
+    assert prod_jobs and all(job.dry_run for job in prod_jobs), "a promotion changed prod"
+
+
+async def test_only_our_successful_jobs_are_promoted() -> None:
+    app = three_orgs()
+    state = app.state.sandbox
+    foreign = state.create_job(state.catalog[ORDER_STATUS], False, {"integration_id": integration_of("dev")})
+    async with promoting(app, "auto", answer={"integration_id": integration_of("prod")}) as client:
+        theirs = await client.call_tool("promote-job", {"job_id": foreign.id, "from_org": "dev", "to_org": "prod"})
+        same = await client.call_tool("promote-job", {"job_id": foreign.id, "from_org": "dev", "to_org": "dev"})
+    assert theirs.is_error and "not submitted through this server in dev" in text_of(theirs)
+    assert same.is_error and "another org" in text_of(same)

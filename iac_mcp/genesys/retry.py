@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -86,6 +87,17 @@ def resendable(request: httpx.Request) -> bool:
     return bool(request.extensions.get(RESENDABLE, request.method in ("GET", "HEAD")))
 
 
+def _untrusted_certificate(error: BaseException) -> bool:
+    """Whether a transport error is a certificate that failed verification: it will fail again,
+    and saying so beats four retries that end in a bare ConnectError."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _limit_note() -> str:
     """Why an attempt ended, when the operation's time limit ended it."""
     limit, left = current_limit(), time_left()
@@ -131,6 +143,13 @@ class RetryTransport(httpx.AsyncBaseTransport):
                 response = await self._inner.handle_async_request(request)
             except httpx.TransportError as exc:
                 elapsed_ms = (time.perf_counter() - started) * 1000
+                if _untrusted_certificate(exc):
+                    raise TransportError(
+                        f"The TLS certificate of {request.url.host} could not be verified, so nothing was sent. "
+                        "Next: if it is signed by your own CA, point SSL_CERT_FILE at that CA's certificate; "
+                        "otherwise check the API base (GENESYSCLOUD_REGION / GENESYSCLOUD_API_REGION or the profile).",
+                        maybe_processed=False,
+                    ) from exc
                 reached = not isinstance(exc, _NEVER_SENT)
                 logger.info("%s %s failed: %s (attempt %d, %.0f ms)", method, path, type(exc).__name__, attempt, elapsed_ms)
                 if reached and not again:

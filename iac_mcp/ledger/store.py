@@ -370,19 +370,20 @@ class Ledger:
             query = query.where(rows.at >= _epoch(moment))
         async with self._engine.connect() as db:
             found = (await db.execute(query)).all()
-        return [
-            AuditRecord(
-                **(
-                    dict(row._mapping)
-                    | {
-                        "at": _moment(row.at),
-                        "parameters": json.loads(row.parameters),
-                        "approvers": _approvers_of(row.approvers),
-                    }
-                )
-            )
-            for row in found
-        ]
+        return [_audit_record(row) for row in found]
+
+    async def submission_of(self, org: str, job_id: str) -> AuditRecord | None:
+        """The outcome record of the submission that created this job in this org, if ours."""
+        rows = schema.audit.c
+        query = (
+            sa.select(schema.audit)
+            .where(rows.org == org, rows.job_id == job_id, rows.kind == "outcome")
+            .order_by(rows.id.desc())
+            .limit(1)
+        )
+        async with self._engine.connect() as db:
+            row = (await db.execute(query)).first()
+        return None if row is None else _audit_record(row)
 
     # --- Approvals --------------------------------------------------------------------
 
@@ -516,3 +517,12 @@ def _sqlite_pragmas(connection: Any, _: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
+
+
+def _audit_record(row: sa.Row[Any]) -> AuditRecord:
+    return AuditRecord(
+        **(
+            dict(row._mapping)
+            | {"at": _moment(row.at), "parameters": json.loads(row.parameters), "approvers": _approvers_of(row.approvers)}
+        )
+    )

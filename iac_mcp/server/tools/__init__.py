@@ -15,7 +15,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.shared.inbound import X_MCP_HEADER_KEY
 
 from iac_mcp.profiles import Profile
-from iac_mcp.server.tools import accelerators, jobs, submit
+from iac_mcp.server.tools import accelerators, jobs, promote, submit
 from iac_mcp.server.tools.common import Tool, guarded
 from iac_mcp.settings import Mode
 from iac_mcp.telemetry import trace_tool_calls, watched
@@ -29,6 +29,7 @@ def inventory(mode: Mode) -> Sequence[Tool]:
         *submit.tools_for(mode),
         jobs.GET_JOB,
         jobs.LIST_JOBS,
+        *(() if mode is Mode.READ_ONLY else (promote.PROMOTE_JOB,)),
     )
 
 
@@ -50,19 +51,23 @@ ORG_HEADER = "Org"
 
 
 def _offer_orgs(server: MCPServer, name: str, profiles: Sequence[Profile]) -> None:
-    """Narrow the tool's `org` argument to the names of the profiles, so the agent sees what exists.
+    """Narrow the tool's org arguments to the names of the profiles, so the agent sees what exists.
 
     The names are known only when the server is built, after the handler's signature fixed
     the schema; the handler still refuses any other name itself (`Services.at`).
     """
     registered = server._tool_manager.get_tool(name)  # mcp 2.3 has no public way to amend a schema
     assert registered is not None
-    registered.parameters["properties"]["org"] = {
-        "type": "string",
-        "enum": [profile.name for profile in profiles],
-        "default": profiles[0].name,
-        "description": "The org (profile) to act on: "
-        + "; ".join(f"{profile.name} = {profile.label} ({profile.mode})" for profile in profiles)
-        + ".",
-        X_MCP_HEADER_KEY: ORG_HEADER,
-    }
+    properties = registered.parameters["properties"]
+    listing = "; ".join(f"{profile.name} = {profile.label} ({profile.mode})" for profile in profiles)
+    if "org" in properties:
+        properties["org"] = {
+            "type": "string",
+            "enum": [profile.name for profile in profiles],
+            "default": profiles[0].name,
+            "description": f"The org (profile) to act on: {listing}.",
+            X_MCP_HEADER_KEY: ORG_HEADER,
+        }
+    for argument in ("from_org", "to_org"):
+        if argument in properties:
+            properties[argument] |= {"enum": [profile.name for profile in profiles]}

@@ -419,6 +419,33 @@ def _unknown(submission: Submission, outcome: Unknown) -> ToolError:
     )
 
 
+def plan_token_for(state: Services, submission: Submission, job: InfrastructureascodeJob) -> str:
+    """The token that lets this dry run back one real run of the same input in the same org."""
+    return issue_plan_token(
+        state.signing_key,
+        dry_run_job_id=job.id,
+        org=submission.org.key,
+        accelerator_id=submission.spec.id,
+        parameters=submission.wire,
+        ttl_seconds=PLAN_TOKEN_TTL,
+        now=time.time(),
+    )
+
+
+async def planned(
+    ctx: Context, org: str, accelerator_id: str, parameters: dict[str, Any]
+) -> tuple[Submission, InfrastructureascodeJob]:
+    """A dry run exactly as submit-job makes one: checked, sent once, recorded, its secrets kept
+    to mask its output. Raises a `ToolError` naming every problem, or an unknown outcome."""
+    state = services(ctx)
+    submission = await check_submission(ctx, accelerator_id, parameters, True, None, org)
+    outcome = await _send(state, submission, "not-needed")
+    if isinstance(outcome, Unknown):
+        raise _unknown(submission, outcome)
+    submission.org.secrets.add(outcome.job.id, submission.sensitive_values())
+    return submission, outcome.job
+
+
 SUBMIT_JOB_TEXT = f"""\
 Run an accelerator as a Genesys Cloud IaC job. With dry_run=true (the default) Genesys only \
 plans: nothing changes, and the result carries a plan_token. A real run (dry_run=false) changes \
@@ -485,19 +512,7 @@ async def submit_job(
     note = None
     if isinstance(outcome, Found):
         note = "The answer was lost or unreadable, so the job was found in the history instead of being resent."
-    token = (
-        issue_plan_token(
-            state.signing_key,
-            dry_run_job_id=job.id,
-            org=submission.org.key,
-            accelerator_id=accelerator_id,
-            parameters=submission.wire,
-            ttl_seconds=PLAN_TOKEN_TTL,
-            now=time.time(),
-        )
-        if dry_run
-        else None
-    )
+    token = plan_token_for(state, submission, job) if dry_run else None
     view = job_view(await submission.org.jobs.masked(job, submission.form.sensitive_names))
     result = SubmitResult(
         submitted=True, job=view, parameters=masked, defaults_applied=defaults, plan_token=token, consent=verdict, note=note
