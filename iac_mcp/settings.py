@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     approval: Approval = Field(
         Approval.CONSENT, validation_alias="IAC_MCP_APPROVAL", description="what a real run needs (per profile too)"
     )
+    approval_port: int = Field(
+        0, ge=0, le=65535, validation_alias="IAC_MCP_APPROVAL_PORT", description="stdio: the approval pages' port (0: a free one)"
+    )
     signing_key: SecretStr | None = Field(
         None, validation_alias="IAC_MCP_SIGNING_KEY", description="secret for plan tokens and sealed request state"
     )

@@ -77,6 +77,7 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
     _flag(group, "mode", "--mode", metavar="|".join(m.value for m in Mode))
     _flag(group, "consent", "--consent", metavar="|".join(c.value for c in ConsentPolicy))
     _flag(group, "approval", "--approval", metavar="|".join(a.value for a in Approval))
+    _flag(group, "approval_port", "--approval-port", metavar="PORT")
     _flag(group, "log_level", "--log-level", metavar="LEVEL")
     _flag(group, "log_format", "--log-format", metavar="|".join(f.value for f in LogFormat))
     _flag(group, "call_time_limit", "--call-time-limit", metavar="SECONDS")
@@ -174,17 +175,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- Commands ------------------------------------------------------------------------
 
 
+def approvers_can_sign_in(settings: Settings, upstreams: Sequence[OrgUpstream]) -> None:
+    """Refuse what would leave approval links nobody can use: a browser cannot reach the
+    embedded sandbox (its host resolves nowhere) to sign in there."""
+    needing = [u.profile.name for u in upstreams if u.profile.approval is not Approval.CONSENT]
+    if settings.sandbox and needing:
+        raise ConfigurationError(
+            f"The embedded sandbox cannot sign approvers in (profile {', '.join(needing)} needs approvals): a browser "
+            "cannot reach it. Next: run `iac-mcp sandbox` (its sign-in pages over HTTP) and point a profiles file at it "
+            '(api_base = "http://127.0.0.1:8080", approval_client_id = "iac-mcp-sandbox-signin"), or use '
+            f"{ENVIRONMENT_VARIABLES['approval']}=consent with --sandbox."
+        )
+
+
 def serve(settings: Settings) -> int:
     """Build the server over the configured upstream and run the configured transport."""
     if settings.transport == "http":
         from iac_mcp.transports.http import serve_http
 
-        open_upstream(settings)  # configuration errors surface before uvicorn starts
+        approvers_can_sign_in(settings, open_upstream(settings))  # configuration errors surface before uvicorn starts
         return serve_http(settings, http_app)
-    from iac_mcp.server.app import build_server
+    from iac_mcp.server.app import approval_desk, build_server
+    from iac_mcp.transports.approval_pages import loopback_listener
 
     telemetry.configure()
-    server = build_server(open_upstream(settings), settings, ledger=open_ledger(settings))
+    key = settings.plan_signing_key()
+    desk = approval_desk(settings, key, loopback_listener(settings.approval_port))
+    upstreams = open_upstream(settings)
+    approvers_can_sign_in(settings, upstreams)
+    server = build_server(upstreams, settings, ledger=open_ledger(settings), signing_key=key, desk=desk)
     log.info("Serving MCP over stdio in %s mode", settings.mode)
     server.run("stdio")
     return 0

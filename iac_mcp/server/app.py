@@ -19,6 +19,7 @@ from iac_mcp.genesys.client import IacClient
 from iac_mcp.ledger import Ledger
 from iac_mcp.profiles import DEFAULT_PROFILE, Profile
 from iac_mcp.server import completions, prompts, resources, tools
+from iac_mcp.server.approvals import ApprovalDesk, PagesListener, deliver_approval_links, webhook_key
 from iac_mcp.server.services import Org, Services, bind_services, bound_calls
 from iac_mcp.settings import Settings
 
@@ -39,6 +40,13 @@ class OrgUpstream:
     connect: ClientFactory
 
 
+def approval_desk(settings: Settings, signing_key: bytes, listener: PagesListener | None = None) -> ApprovalDesk:
+    """The approval desk under the server's key; its webhook signs with a key derived from
+    `IAC_MCP_SIGNING_KEY` (none when unset). `listener` serves the pages to stdio clients."""
+    secret = settings.signing_key.get_secret_value() if settings.signing_key else None
+    return ApprovalDesk(signing_key, webhook_key=webhook_key(secret) if secret else None, listener=listener)
+
+
 def build_server(
     connect: ClientFactory | Sequence[OrgUpstream],
     settings: Settings,
@@ -46,15 +54,19 @@ def build_server(
     ledger: LedgerFactory,
     signing_key: bytes | None = None,
     request_state_security: RequestStateSecurity | None = None,
+    desk: ApprovalDesk | None = None,
 ) -> MCPServer[Services]:
     """The iac-mcp server over whatever Genesys `connect` opens: one org (the profile
     `default`), or each org of a sequence, the first being the default.
 
     `signing_key` defaults to the settings' (random per process when none is configured).
     `request_state_security` seals mcp's multi-round `request_state`; replicas must share
-    it (see `iac_mcp.transports.http`). None keeps mcp's per-process key.
+    it (see `iac_mcp.transports.http`). None keeps mcp's per-process key. `desk` keeps
+    approvals; by default one whose links come from the HTTP request's own base (the HTTP
+    transport mounts its pages); stdio passes one with a loopback listener.
     """
     key = signing_key or settings.plan_signing_key()
+    approvals = desk or approval_desk(settings, key)
     upstreams = (
         [OrgUpstream(Profile(DEFAULT_PROFILE, "Genesys Cloud", settings.mode), connect)] if callable(connect) else list(connect)
     )
@@ -67,7 +79,10 @@ def build_server(
             for upstream in upstreams:
                 client = await stack.enter_async_context(upstream.connect())
                 orgs[upstream.profile.name] = Org(upstream.profile, client, book)
-            yield Services(orgs=orgs, default_org=upstreams[0].profile.name, settings=settings, signing_key=key, ledger=book)
+            await stack.enter_async_context(approvals.serving([org.approval_org for org in orgs.values()], book))
+            yield Services(
+                orgs=orgs, default_org=upstreams[0].profile.name, settings=settings, signing_key=key, ledger=book, desk=approvals
+            )
 
     server: MCPServer[Services] = MCPServer(
         "iac-mcp",
@@ -80,6 +95,7 @@ def build_server(
     server.middleware.append(bind_services)
     server.middleware.append(bound_calls)
     tools.register(server, settings.mode, [upstream.profile for upstream in upstreams])
+    server.middleware.append(deliver_approval_links)  # innermost: the call's span sees the input-required result
     prompts.register(server)
     resources.register(server)
     completions.register(server)

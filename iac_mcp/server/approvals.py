@@ -26,6 +26,9 @@ from typing import Any
 import anyio
 import httpx
 from anyio.abc import TaskGroup, TaskStatus
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.shared.exceptions import MCPError
+from mcp.types import INTERNAL_ERROR, ElicitRequest, ElicitRequestURLParams, InputRequiredResult
 
 from iac_mcp.genesys.config import GenesysConfig
 from iac_mcp.genesys.signin import SignInError, authorize_url, challenge_of, user_for_code
@@ -55,6 +58,11 @@ VERIFIER_PURPOSE = "iac-mcp approval pkce v1"
 WEBHOOK_PURPOSE = "iac-mcp approval webhook v1"
 WEBHOOK_SIGNATURE_HEADER = "X-Iac-Mcp-Signature"
 WEBHOOK_TIMEOUT = httpx.Timeout(5.0)
+SANDBOX_SIGNIN_SUFFIX = "-signin"
+"""A sandbox org's public sign-in client is its client id with this suffix (the sandbox's
+documented convention, `iac_mcp.sandbox.settings.SIGNIN_SUFFIX`; a test holds them equal)."""
+APPROVAL_INPUT_KEY = "iac-mcp/approval"
+"""The key of the URL elicitation in an input-required result (2026-07-28)."""
 
 
 class ApprovalRefused(Exception):
@@ -361,3 +369,31 @@ def webhook_body(request: ApprovalRequest, link: str) -> bytes:
         sort_keys=True,
         ensure_ascii=False,
     ).encode()
+
+
+# --- Delivery to clients that open links (URL-mode elicitation, 2026-07-28) ------------------
+
+
+class ApprovalLinkNeeded(MCPError):
+    """A real run waits for approval, and the client can be asked to open the link.
+
+    Raised by submit-job's consent check (a resolver, which mcp 2.3 lets ask form questions
+    only) for a 2026-07-28 client that declares URL-mode elicitation; `deliver_approval_links`
+    turns it into an input-required result carrying the link. The client's retry, whatever
+    it answers, meets the gate again: opening a link approves nothing. Should it ever escape
+    the middleware it is a protocol error, and still nothing is sent.
+    """
+
+    def __init__(self, message: str, link: str) -> None:
+        super().__init__(INTERNAL_ERROR, message)
+        self.link = link
+
+
+async def deliver_approval_links(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Server middleware: an `ApprovalLinkNeeded` becomes an input-required result asking the
+    client to open the approval page (URL-mode elicitation)."""
+    try:
+        return await call_next(ctx)
+    except ApprovalLinkNeeded as needed:
+        url = ElicitRequestURLParams(message=needed.message, url=needed.link)
+        return InputRequiredResult(input_requests={APPROVAL_INPUT_KEY: ElicitRequest(params=url)})

@@ -28,6 +28,7 @@ from iac_mcp.logic.jobs import WITHHELD_FOREIGN, masked_job, withheld
 from iac_mcp.logic.orgs import OrgView
 from iac_mcp.logic.text import plain
 from iac_mcp.profiles import Profile
+from iac_mcp.server.approvals import SANDBOX_SIGNIN_SUFFIX, ApprovalDesk, ApprovalOrg
 from iac_mcp.server.lookup import Lookups
 from iac_mcp.settings import Mode, Settings
 from iac_mcp.telemetry import CURRENT_ORG
@@ -256,6 +257,25 @@ class Org:
     def jobs(self) -> JobReader:
         return JobReader(self.client, self.specs, self.secrets, self.ledger, self.key)
 
+    @property
+    def approval_org(self) -> ApprovalOrg:
+        """What the approval desk needs of this org: its policy, and the OAuth client people
+        sign in with (the profile's `approval_client_id`; for a sandbox org, its public
+        sign-in client `<client_id>-signin`)."""
+        profile, config = self.profile, self.client.config
+        client_id = profile.approval_client_id
+        if client_id is None and profile.genesys is None and config.client_id:
+            client_id = config.client_id + SANDBOX_SIGNIN_SUFFIX
+        return ApprovalOrg(
+            key=self.key,
+            profile=profile.name,
+            label=profile.label,
+            policy=profile.approval.value,
+            config=config,
+            client_id=client_id,
+            webhook=profile.approval_webhook,
+        )
+
 
 @dataclass(frozen=True)
 class Services:
@@ -266,6 +286,8 @@ class Services:
     settings: Settings
     signing_key: bytes
     ledger: Ledger
+    desk: ApprovalDesk
+    """Approval requests and decisions, for profiles whose real runs need named approvers."""
 
     def at(self, name: str | None) -> Org:
         """The org a call names (the default when none), or a refusal listing those that exist."""

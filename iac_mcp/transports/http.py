@@ -17,6 +17,7 @@ import logging
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import uvicorn
 from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
@@ -32,9 +33,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from iac_mcp import __version__
 from iac_mcp.genesys.errors import ConfigurationError
 from iac_mcp.logic.plan_token import derive_key
-from iac_mcp.server.app import ClientFactory, LedgerFactory, OrgUpstream, build_server
+from iac_mcp.server.app import ClientFactory, LedgerFactory, OrgUpstream, approval_desk, build_server
+from iac_mcp.server.approvals import APPROVALS_PATH
 from iac_mcp.settings import ENVIRONMENT_VARIABLES, OAuthResourceServer, Settings
 from iac_mcp.transports.addresses import is_loopback
+from iac_mcp.transports.approval_pages import approval_routes
 from iac_mcp.transports.auth import BearerGuard, EitherVerifier, StaticTokenVerifier
 from iac_mcp.transports.identities import NamedToken
 from iac_mcp.transports.limits import HttpConfig, SessionQuota, live_sessions
@@ -130,19 +133,21 @@ def header_allowed(value: str, allowed: list[str]) -> bool:
 
 class ExactHostGuard:
     """ASGI wrapper: under `path`, a Host (421) or Origin (403) that is not exactly ours is refused
-    before mcp's own, prefix-matching check sees it. A missing Host or Origin is left to mcp."""
+    before mcp's own, prefix-matching check sees it. A missing Host or Origin is left to mcp,
+    unless `require_host` (for routes mcp does not guard)."""
 
-    def __init__(self, app: ASGIApp, security: TransportSecuritySettings, path: str) -> None:
+    def __init__(self, app: ASGIApp, security: TransportSecuritySettings, path: str, require_host: bool = False) -> None:
         self._app = app
         self._security = security
         self._path = path.rstrip("/")
+        self._require_host = require_host
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] == "http" and (path == self._path or path.startswith(self._path + "/")):
             headers = Headers(scope=scope)
             host, origin = headers.get("host"), headers.get("origin")
-            if host and not header_allowed(host, self._security.allowed_hosts):
+            if (host or self._require_host) and not header_allowed(host or "", self._security.allowed_hosts):
                 await Response("Invalid Host header", status_code=421)(scope, receive, send)
                 return
             if origin and not header_allowed(origin, self._security.allowed_origins):
@@ -199,6 +204,26 @@ def request_state_security(settings: Settings) -> RequestStateSecurity | None:
     return RequestStateSecurity(keys=[derive_key(secret, REQUEST_STATE_PURPOSE)]) if secret else None
 
 
+class NoApprovalQueries(logging.Filter):
+    """uvicorn's access log without the query strings of the approval pages: the sign-in
+    callback's carries the person's authorization code (`?code=...&state=...`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+            path = args[2].split("?", 1)[0]
+            if unquote(path).startswith(APPROVALS_PATH):
+                record.args = (*args[:2], path + "?[withheld]", *args[3:])
+        return True
+
+
+def quiet_approval_queries() -> None:
+    """Install `NoApprovalQueries` on uvicorn's access logger (once per process)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, NoApprovalQueries) for f in access.filters):
+        access.addFilter(NoApprovalQueries())
+
+
 async def healthz(_: Request) -> JSONResponse:
     """Liveness only: answers without touching Genesys, and says nothing about the setup."""
     return JSONResponse({"status": "ok", "version": __version__})
@@ -211,7 +236,8 @@ def create_app(
     ledger: LedgerFactory,
     signing_key: bytes | None = None,
 ) -> Starlette:
-    """The ASGI app: `/mcp` (streamable HTTP, stateless unless asked, guarded) and `/healthz` (open).
+    """The ASGI app: `/mcp` (streamable HTTP, stateless unless asked, guarded), `/approvals` (the
+    approval pages, where people sign in with Genesys; exact Host and Origin) and `/healthz` (open).
 
     Raises `ConfigurationError` when the settings would expose the server unauthenticated.
     """
@@ -223,8 +249,10 @@ def create_app(
             "move between workers or replicas, nor survive a restart. Set it to the same secret everywhere.",
             ENVIRONMENT_VARIABLES["signing_key"],
         )
+    key = signing_key or settings.plan_signing_key()
+    desk = approval_desk(settings, key)
     server = build_server(
-        connect, settings, ledger=ledger, signing_key=signing_key, request_state_security=request_state_security(settings)
+        connect, settings, ledger=ledger, signing_key=key, request_state_security=request_state_security(settings), desk=desk
     )
     server.custom_route(HEALTH_PATH, methods=["GET"])(healthz)
     security = transport_security(settings)
@@ -245,6 +273,9 @@ def create_app(
             path=MCP_PATH,
         )
     app.add_middleware(ExactHostGuard, security=security, path=MCP_PATH)
+    app.router.routes.extend(approval_routes(desk))
+    app.add_middleware(ExactHostGuard, security=security, path=APPROVALS_PATH, require_host=True)
+    quiet_approval_queries()
     if not settings.stateful:
         app.add_middleware(NoStreamsWhenStateless, path=MCP_PATH)
     if tokens or oauth:

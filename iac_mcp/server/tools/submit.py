@@ -32,13 +32,16 @@ from mcp.server.mcpserver import (
 )
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
+from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field, StrictBool, WithJsonSchema
+from starlette.requests import Request
 
 from iac_mcp.genesys.deadline import time_limit
 from iac_mcp.genesys.errors import GenesysError
 from iac_mcp.genesys.models import AcceleratorInput, AcceleratorSpecification, InfrastructureascodeJob, same
 from iac_mcp.genesys.submission import Created, Found, SubmitOutcome, Unknown, reconcile, submit_once
 from iac_mcp.ledger import Attempt, AuditRecord, PlanRecord
+from iac_mcp.logic.approvals import Approver
 from iac_mcp.logic.consent import PlanFacts, consent_question
 from iac_mcp.logic.forms import ParameterForm, form_from_spec, validate_parameters, wire_parameters
 from iac_mcp.logic.jobs import JobView, job_view, render_job
@@ -46,10 +49,11 @@ from iac_mcp.logic.orgs import OrgView, org_line
 from iac_mcp.logic.plan_token import PlanTokenError, canonical_parameters_hash, issue_plan_token, verify_plan_token
 from iac_mcp.logic.redaction import MASK
 from iac_mcp.logic.terraform import parse_terraform_output
+from iac_mcp.server.approvals import APPROVAL_INPUT_KEY, ApprovalLinkNeeded, ApprovalRefused, Gate, PlanForApproval
 from iac_mcp.server.errors import describe_problems
 from iac_mcp.server.services import Org, Services, principal
 from iac_mcp.server.tools.common import ACCELERATOR_ID, ORG, Tool, guarded, services, structured
-from iac_mcp.settings import ConsentPolicy, Mode
+from iac_mcp.settings import Approval, ConsentPolicy, Mode
 from iac_mcp.vocabulary import ToolName
 
 PLAN_TOKEN_TTL = 3600.0
@@ -75,6 +79,24 @@ SENDING_STALE = timedelta(minutes=10)
 """A plan still "sending" after this long belongs to a process that died mid-POST."""
 
 
+APPROVAL_NEXT_STEP = f"Send this link to an approver; call {ToolName.SUBMIT_JOB} again with the same plan_token once approved."
+
+URL_ELICITATION_IN_RESULTS = "2026-07-28"
+"""From this protocol on, a URL elicitation travels in an input-required result, not a request."""
+
+
+class ApprovalView(BaseModel):
+    """Where a real run stands with the named people who must approve it."""
+
+    approval_id: str
+    link: str = Field(description="The approval page: sign in with Genesys there to approve or reject.")
+    policy: str = Field(description="signed or four-eyes.")
+    state: str = Field(description="pending, approved, rejected or expired.")
+    approvers: list[str] = Field(description="Who approved so far (name and Genesys user id).")
+    reason: str
+    next_step: str | None = None
+
+
 class SubmitResult(BaseModel):
     """A submitted job (or why none was submitted) and what to do next."""
 
@@ -88,8 +110,12 @@ class SubmitResult(BaseModel):
         default=None,
         description="For a dry run: pass it to the real run (same accelerator and parameters) once the plan is Complete.",
     )
-    consent: str = Field(description="How the run was consented to: not-needed (dry run), accepted, declined, cancelled, waived.")
+    consent: str = Field(
+        description="How the run was consented to: not-needed (dry run), accepted, declined, cancelled, waived, "
+        "approved (by the people named in approval), approval-pending (nothing sent: see approval.link)."
+    )
     note: str | None = Field(default=None, description="Anything unusual about the submission.")
+    approval: ApprovalView | None = Field(default=None, description="Under an approval policy: the approval and its link.")
     org: OrgView | None = None
 
 
@@ -105,6 +131,8 @@ class Submission:
     plan: InfrastructureascodeJob | None
     plan_record: PlanRecord | None
     """The ledger's record of this plan when a run it backed is in doubt."""
+    plan_expires_at: float | None = None
+    """When the plan token expires (epoch seconds): an approval of the plan dies with it."""
 
     def masked_parameters(self) -> dict[str, str]:
         """Sensitive parameters masked, and any other whose value is a sensitive one's."""
@@ -130,10 +158,13 @@ class Consent(BaseModel):
 
 
 class ConsentNotAsked(BaseModel):
-    """Stands in for an answer when no question is put: dry runs, or the operator waived it."""
+    """Stands in for an answer when no question is put: dry runs, the operator waived it, or
+    the profile's approval policy decides (then `approval` says where it stands)."""
 
     verdict: str
     reason: str
+    approval: ApprovalView | None = None
+    approvers: tuple[Approver, ...] = ()
 
 
 # --- Checks (resolvers) ------------------------------------------------------------------
@@ -141,8 +172,8 @@ class ConsentNotAsked(BaseModel):
 
 async def _check_plan(
     state: Services, org: Org, accelerator_id: str, wire: dict[str, str], plan_token: str | None
-) -> InfrastructureascodeJob:
-    """The successful dry run of exactly this input, or a refusal saying what to do."""
+) -> tuple[InfrastructureascodeJob, float]:
+    """The successful dry run of exactly this input and when its token expires, or a refusal saying what to do."""
     if not plan_token:
         raise ToolError(
             f"A real run needs the plan_token of a successful dry run. Next: call {ToolName.SUBMIT_JOB} with the same "
@@ -166,7 +197,7 @@ async def _check_plan(
             f"The plan {plan.id} did not succeed (status {plan.status}), so it cannot back a real run. "
             f"Next: read it with {ToolName.GET_JOB}, fix the cause and run a new dry run."
         )
-    return plan
+    return plan, claims.expires_at
 
 
 async def _unused(org: Org, plan: InfrastructureascodeJob) -> PlanRecord | None:
@@ -217,9 +248,11 @@ async def check_submission(
     wire, problems = validate_parameters(form, parameters)
     if problems:
         raise ToolError(describe_problems(accelerator_id, problems))
-    plan = None if dry_run else await _check_plan(state, here, accelerator_id, wire, plan_token)
+    plan, expires_at = (None, None) if dry_run else await _check_plan(state, here, accelerator_id, wire, plan_token)
     record = await _unused(here, plan) if plan is not None else None
-    return Submission(org=here, spec=spec, form=form, wire=wire, dry_run=dry_run, plan=plan, plan_record=record)
+    return Submission(
+        org=here, spec=spec, form=form, wire=wire, dry_run=dry_run, plan=plan, plan_record=record, plan_expires_at=expires_at
+    )
 
 
 checked_submission = guarded(check_submission, ACTION)
@@ -227,23 +260,117 @@ checked_submission = guarded(check_submission, ACTION)
 ask_consent sharing it run the checks (and read the plan) once."""
 
 
-def question_for(submission: Submission) -> str:
-    """What the user sees: the org, the plan's summary, the accelerator, the masked parameters."""
+def _plan_facts(submission: Submission) -> PlanFacts:
     assert submission.plan is not None
     summary = parse_terraform_output(submission.plan.results or "")
+    return PlanFacts(
+        job_id=submission.plan.id,
+        to_add=summary.to_add,
+        to_change=summary.to_change,
+        to_destroy=summary.to_destroy,
+        resources=[(r.action, r.address) for r in summary.resources],
+    )
+
+
+def question_for(submission: Submission) -> str:
+    """What the user sees: the org, the plan's summary, the accelerator, the masked parameters."""
     return consent_question(
         org=org_line(submission.org.view).removeprefix("Org: "),
         accelerator_name=submission.spec.name or submission.spec.id,
         accelerator_id=submission.spec.id,
         parameters=submission.masked_parameters(),
-        plan=PlanFacts(
-            job_id=submission.plan.id,
-            to_add=summary.to_add,
-            to_change=summary.to_change,
-            to_destroy=summary.to_destroy,
-            resources=[(r.action, r.address) for r in summary.resources],
-        ),
+        plan=_plan_facts(submission),
     )
+
+
+# --- Approvals by named people (the signed and four-eyes policies) -------------------------
+
+
+def _plan_for_approval(submission: Submission) -> PlanForApproval:
+    facts = _plan_facts(submission)
+    assert submission.plan_expires_at is not None
+    return PlanForApproval(
+        plan_job_id=facts.job_id,
+        accelerator_id=submission.spec.id,
+        accelerator_name=submission.spec.name or submission.spec.id,
+        parameters_hash=submission.parameters_hash,
+        parameters=submission.masked_parameters(),
+        to_add=facts.to_add,
+        to_change=facts.to_change,
+        to_destroy=facts.to_destroy,
+        resources=facts.resources,
+        expires_at=submission.plan_expires_at,
+    )
+
+
+def _request_base(ctx: Context) -> str | None:
+    """The HTTP request's base URL (the pages are mounted beside /mcp); None over stdio."""
+    request = ctx.request_context.request
+    return str(request.base_url) if isinstance(request, Request) else None
+
+
+def _view(gate: Gate, next_step: str | None = None) -> ApprovalView:
+    return ApprovalView(
+        approval_id=gate.request.approval_id,
+        link=gate.link,
+        policy=gate.request.policy,
+        state=gate.status.state,
+        approvers=[a.describe() for a in gate.approvers],
+        reason=gate.status.reason,
+        next_step=next_step,
+    )
+
+
+def _approved(gate: Gate) -> ConsentNotAsked:
+    return ConsentNotAsked(verdict="approved", reason=gate.status.reason, approval=_view(gate), approvers=gate.approvers)
+
+
+def _link_message(submission: Submission) -> str:
+    return (
+        f"A named person must approve this real run of {submission.spec.name or submission.spec.id} in "
+        f"{org_line(submission.org.view).removeprefix('Org: ')}: open the link, sign in with Genesys and approve it, "
+        f"or send it to someone who can; then call {ToolName.SUBMIT_JOB} again with the same plan_token."
+    )
+
+
+async def _ask_approvers(ctx: Context, state: Services, submission: Submission) -> ConsentNotAsked:
+    """The approval policy decides: only decisions in the ledger count, never a client's answer.
+
+    Met: the run goes through. Rejected or expired: refused. Pending: the link goes to the
+    client as a URL elicitation where it declares them (2026-07-28: an input-required result;
+    2025-11-25: `elicit_url`), and always into the result, with the next step.
+    """
+    desk = state.desk
+    org = desk.org(submission.org.key)
+    assert org is not None  # the lifespan serves every org
+    plan = _plan_for_approval(submission)
+    base = _request_base(ctx)
+    try:
+        gate = await desk.gate(org, plan, principal=principal(), request_base=base)
+    except ApprovalRefused as error:
+        await _audit(state, submission, consent="refused", detail=str(error))
+        raise ToolError(str(error)) from None
+    if gate.status.met:
+        return _approved(gate)
+    if gate.status.state in ("rejected", "expired"):
+        await _audit(state, submission, consent="refused", detail=f"approval {gate.request.approval_id}: {gate.status.reason}")
+        final = "the decision is final" if gate.status.state == "rejected" else "an approval never outlives its plan"
+        raise ToolError(
+            f"Real run refused: {gate.status.reason} ({final}). Nothing was sent. Next: run a new dry run of "
+            f"{submission.spec.id}, show the user the plan, and ask for approval of the new plan."
+        )
+    elicitation = ctx.client_capabilities.elicitation if ctx.client_capabilities else None
+    answered = APPROVAL_INPUT_KEY in (ctx.input_responses or {})
+    if elicitation is not None and elicitation.url is not None and not answered:
+        if ctx.protocol_version is not None and is_version_at_least(ctx.protocol_version, URL_ELICITATION_IN_RESULTS):
+            raise ApprovalLinkNeeded(_link_message(submission), gate.link)
+        if ctx.session.can_send_request:
+            await ctx.elicit_url(_link_message(submission), gate.link, uuid.uuid4().hex)
+            gate = await desk.gate(org, plan, principal=principal(), request_base=base)  # decided meanwhile?
+            if gate.status.met:
+                return _approved(gate)
+    await _audit(state, submission, consent="refused", detail=f"approval {gate.request.approval_id}: {gate.status.reason}")
+    return ConsentNotAsked(verdict="approval-pending", reason=gate.status.reason, approval=_view(gate, APPROVAL_NEXT_STEP))
 
 
 async def ask_consent(
@@ -254,6 +381,8 @@ async def ask_consent(
         return ConsentNotAsked(verdict="not-needed", reason="a dry run changes nothing")
     if submission.plan_record is not None:
         return ConsentNotAsked(verdict="not-needed", reason="nothing will be sent: the earlier run is looked for")
+    if submission.org.profile.approval is not Approval.CONSENT:  # an elicited "accept" is never enough there
+        return await _ask_approvers(ctx, state, submission)
     if state.settings.consent is ConsentPolicy.PLAN_TOKEN:
         return ConsentNotAsked(verdict="waived", reason="the operator's consent policy is plan-token")
     capabilities = ctx.client_capabilities
@@ -284,6 +413,12 @@ def _verdict(consent: ElicitationResult[Consent]) -> str:
     return "accepted" if answer.confirm is True else "declined"
 
 
+def _not_asked(consent: ElicitationResult[Consent]) -> ConsentNotAsked | None:
+    """What stood in for the question, when none was put (approvals among it)."""
+    answer = consent.data if isinstance(consent, AcceptedElicitation) else None
+    return answer if isinstance(answer, ConsentNotAsked) else None
+
+
 # --- Submitting once ----------------------------------------------------------------------
 
 
@@ -297,6 +432,7 @@ async def _audit(
     job_id: str | None = None,
     status: str | None = None,
     note: str | None = None,
+    approvers: tuple[Approver, ...] = (),
 ) -> None:
     await state.ledger.audit(
         AuditRecord(
@@ -313,12 +449,14 @@ async def _audit(
             job_id=job_id,
             status=status,
             note=note,
+            approvers=approvers,
         )
     )
 
 
-async def _send(state: Services, submission: Submission, consent: str) -> SubmitOutcome:
-    """Consume the plan (real runs), POST once, and record what happened, come what may.
+async def _send(state: Services, submission: Submission, consent: str, *, approvers: tuple[Approver, ...] = ()) -> SubmitOutcome:
+    """Consume the plan (real runs), POST once, and record what happened, come what may;
+    the audit records name the `approvers` who signed the run off.
 
     Shielded from cancellation: once the plan is consumed, a client that goes away must
     not leave the ledger saying "sending" for a job that may exist.
@@ -350,7 +488,7 @@ async def _send(state: Services, submission: Submission, consent: str) -> Submit
                     f"accelerator_id={submission.spec.id}."
                 )
         await ledger.begin_attempt(attempt)
-        await _audit(state, submission, consent=consent)
+        await _audit(state, submission, consent=consent, approvers=approvers)
         try:
             outcome = await submit_once(
                 org.client,
@@ -364,25 +502,35 @@ async def _send(state: Services, submission: Submission, consent: str) -> Submit
             if plan is not None:
                 await ledger.release_plan(org.key, plan.id, attempt_id=attempt.attempt_id)
             await ledger.finish_attempt(attempt.attempt_id, outcome="failed", job_id=None, note=type(error).__name__)
-            await _audit(state, submission, consent=consent, kind="outcome", note=f"not submitted: {type(error).__name__}")
+            note = f"not submitted: {type(error).__name__}"
+            await _audit(state, submission, consent=consent, kind="outcome", note=note, approvers=approvers)
             raise
-        await _record(state, submission, attempt, outcome, consent)
+        await _record(state, submission, attempt, outcome, consent, approvers)
     return outcome
 
 
-async def _record(state: Services, submission: Submission, attempt: Attempt, outcome: SubmitOutcome, consent: str) -> None:
+async def _record(
+    state: Services,
+    submission: Submission,
+    attempt: Attempt,
+    outcome: SubmitOutcome,
+    consent: str,
+    approvers: tuple[Approver, ...] = (),
+) -> None:
     ledger, plan = state.ledger, submission.plan
     if isinstance(outcome, Unknown):
         if plan is not None:
             await ledger.mark_plan_in_doubt(submission.org.key, plan.id, attempt_id=attempt.attempt_id, reason=outcome.reason)
         await ledger.finish_attempt(attempt.attempt_id, outcome="unknown", job_id=None, note=outcome.reason)
-        await _audit(state, submission, consent=consent, kind="outcome", note=f"outcome unknown: {outcome.reason}")
+        note = f"outcome unknown: {outcome.reason}"
+        await _audit(state, submission, consent=consent, kind="outcome", note=note, approvers=approvers)
         return
     if plan is not None:
         await ledger.mark_plan_backed(submission.org.key, plan.id, attempt_id=attempt.attempt_id, job_id=outcome.job.id)
     kind = "created" if isinstance(outcome, Created) else "found"
     await ledger.finish_attempt(attempt.attempt_id, outcome=kind, job_id=outcome.job.id)
-    await _audit(state, submission, consent=consent, kind="outcome", job_id=outcome.job.id, status=outcome.job.status)
+    job = outcome.job
+    await _audit(state, submission, consent=consent, kind="outcome", job_id=job.id, status=job.status, approvers=approvers)
 
 
 async def _look_again(state: Services, submission: Submission) -> SubmitOutcome:
@@ -482,6 +630,23 @@ async def submit_job(
     masked = submission.masked_parameters()
     defaults = [p.name for p in submission.form.parameters if p.name in submission.wire and p.name not in parameters]
     verdict = _verdict(consent)
+    stood_in = _not_asked(consent)
+    approval = stood_in.approval if stood_in else None
+    if verdict == "approval-pending":
+        assert approval is not None
+        result = SubmitResult(
+            submitted=False,
+            parameters=masked,
+            defaults_applied=defaults,
+            consent=verdict,
+            approval=approval,
+            note=f"Nothing was submitted: the real run is {approval.reason}.",
+        )
+        text = (
+            f"Nothing was submitted: the real run of {accelerator_id} needs an approval ({approval.policy} policy): "
+            f"{approval.reason}.\nApproval link: {approval.link}\nNext: {approval.next_step}"
+        )
+        return structured(result, text, submission.org)
     if verdict in ("declined", "cancelled"):
         await _audit(state, submission, consent=verdict)
         result = SubmitResult(
@@ -498,11 +663,12 @@ async def submit_job(
             submission.org,
         )
 
+    approvers = stood_in.approvers if stood_in else ()
     if submission.plan_record is not None:
         outcome = await _look_again(state, submission)
-    elif verdict == "accepted":  # a human may have taken minutes: sending starts a fresh time limit
+    elif verdict in ("accepted", "approved"):  # a human may have taken minutes: sending starts a fresh time limit
         with time_limit(state.settings.call_time_limit):
-            outcome = await _send(state, submission, verdict)
+            outcome = await _send(state, submission, verdict, approvers=approvers)
     else:
         outcome = await _send(state, submission, verdict)
     if isinstance(outcome, Unknown):
@@ -515,15 +681,21 @@ async def submit_job(
     token = plan_token_for(state, submission, job) if dry_run else None
     view = job_view(await submission.org.jobs.masked(job, submission.form.sensitive_names))
     result = SubmitResult(
-        submitted=True, job=view, parameters=masked, defaults_applied=defaults, plan_token=token, consent=verdict, note=note
+        submitted=True,
+        job=view,
+        parameters=masked,
+        defaults_applied=defaults,
+        plan_token=token,
+        consent=verdict,
+        note=note,
+        approval=approval,
     )
     text = render_job(view)
     if not dry_run:
-        text += "\nConsent: " + (
-            "the user accepted the question put to the client"
-            if verdict == "accepted"
-            else "waived by the operator's plan-token policy"
-        )
+        text += "\nConsent: " + {
+            "accepted": "the user accepted the question put to the client",
+            "approved": approval.reason if approval else "approved",
+        }.get(verdict, "waived by the operator's plan-token policy")
     if defaults:
         text += "\nDefaults applied: " + ", ".join(defaults)
     if note:
