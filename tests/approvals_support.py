@@ -7,13 +7,18 @@ open the link, sign in at the sandbox's login form, come back, press a button.
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import httpx
+import pytest
 from servers import fresh_ledger_url
 
 from iac_mcp.genesys.config import GenesysConfig
@@ -120,3 +125,49 @@ async def decide(http: httpx.AsyncClient, link: str, page: httpx.Response, verdi
     if answer.status_code != 303:
         return answer
     return await http.get(urljoin(link, answer.headers["location"]))
+
+
+# --- A real browser ---------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright, with a fresh profile (skips where absent)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is absent (.ci/run installs it)")
+    from playwright.async_api import async_playwright
+
+    profile = tempfile.mkdtemp(prefix="iac-mcp-chromium-")
+    try:
+        async with async_playwright() as driver:
+            context = await driver.chromium.launch_persistent_context(
+                profile, executable_path=str(CHROMIUM), args=FLAGS, headless=True, viewport={"width": 420, "height": 1100}
+            )
+            try:
+                yield context
+            finally:
+                await context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+async def sign_in_in_browser(page: Any, link: str, username: str, password: str) -> None:
+    """In the browser: open the link, sign in at the sandbox's login form, come back."""
+    await page.goto(link)
+    await page.get_by_role("link", name="Sign in with Genesys to decide").click()
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(link)

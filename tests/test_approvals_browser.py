@@ -4,14 +4,13 @@ viewer cannot. The README's screenshot is taken here."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from approvals_support import plan, running_desk, sandbox_org
+from approvals_support import chromium, plan, running_desk, sandbox_org
+from approvals_support import sign_in_in_browser as sign_in
 
 from iac_mcp.sandbox.app import create_app
 from iac_mcp.sandbox.serve import running_sandbox
@@ -19,38 +18,13 @@ from iac_mcp.sandbox.settings import SandboxSettings
 
 pytestmark = pytest.mark.anyio
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "approval-page.png"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is absent (.ci/run installs it)")
-    from playwright.async_api import async_playwright
-
-    profile = tempfile.mkdtemp(prefix="iac-mcp-chromium-")
-    try:
-        async with async_playwright() as driver:
-            context = await driver.chromium.launch_persistent_context(
-                profile, executable_path=str(CHROMIUM), args=FLAGS, headless=True, viewport={"width": 420, "height": 1100}
-            )
-            try:
-                yield context
-            finally:
-                await context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    async with chromium() as context:
+        yield context
 
 
 @pytest.fixture
@@ -58,15 +32,6 @@ def genesys() -> Iterator[tuple[str, SandboxSettings]]:
     settings = SandboxSettings(job_duration=0)
     with running_sandbox(app=create_app(settings)) as url:
         yield url, settings
-
-
-async def sign_in(page: Any, link: str, username: str, password: str) -> None:
-    await page.goto(link)
-    await page.get_by_role("link", name="Sign in with Genesys to decide").click()
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url(link)
 
 
 async def test_a_person_signs_in_reviews_and_approves_in_chromium(browser: Any, genesys: tuple[str, SandboxSettings]) -> None:
