@@ -19,10 +19,14 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
-from servers import fresh_ledger_url
+from mcp import Client
+from mcp.client.context import ClientRequestContext
+from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
+from servers import fresh_ledger_url, text_of
 
+from iac_mcp.demo import example_arguments
 from iac_mcp.genesys.config import GenesysConfig
-from iac_mcp.ledger import Ledger
+from iac_mcp.ledger import AuditRecord, Ledger
 from iac_mcp.sandbox.settings import SandboxSettings
 from iac_mcp.server.approvals import ApprovalDesk, ApprovalOrg, PlanForApproval
 from iac_mcp.transports.approval_pages import loopback_listener
@@ -171,3 +175,94 @@ async def sign_in_in_browser(page: Any, link: str, username: str, password: str)
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(link)
+
+
+# --- Through MCP ------------------------------------------------------------------------------
+
+
+@dataclass
+class Genesys:
+    """A sandbox over real HTTP: the MCP server's upstream, and where people sign in."""
+
+    url: str
+    settings: SandboxSettings
+    state: Any
+
+
+@dataclass
+class Yes:
+    """An agent loop that accepts every elicitation: forms with a JSON true, links unopened."""
+
+    asked: list[ElicitRequestParams] = field(default_factory=list)
+
+    async def __call__(self, _: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        self.asked.append(params)
+        if params.mode == "url":
+            return ElicitResult(action="accept")
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    @property
+    def links(self) -> list[str]:
+        return [p.url for p in self.asked if p.mode == "url"]
+
+    @property
+    def forms(self) -> list[ElicitRequestParams]:
+        return [p for p in self.asked if p.mode != "url"]
+
+
+@dataclass
+class Rig:
+    client: Client
+    genesys: Genesys
+    clock: Clock
+    ledger_url: str
+    accelerator_id: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    async def plan(self, **changes: Any) -> str:
+        """A dry run of the queue module (with `changes`), waited for: its plan token."""
+        if not self.accelerator_id:
+            listing = await self.client.call_tool("list-accelerators", {"name": "queue"})
+            self.accelerator_id = listing.structured_content["accelerators"][0]["id"]
+            described = await self.client.call_tool("describe-accelerator", {"accelerator_id": self.accelerator_id})
+            self.parameters = example_arguments(described.structured_content["parameters_schema"])
+        planned = await self.client.call_tool(
+            "submit-job", {"accelerator_id": self.accelerator_id, "parameters": {**self.parameters, **changes}}
+        )
+        assert not planned.is_error, text_of(planned)
+        waited = await self.client.call_tool("get-job", {"job_id": planned.structured_content["job"]["id"], "wait_seconds": 10})
+        assert waited.structured_content["succeeded"], text_of(waited)
+        return str(planned.structured_content["plan_token"])
+
+    async def apply(self, token: str, **changes: Any) -> CallToolResult:
+        arguments = {
+            "accelerator_id": self.accelerator_id,
+            "parameters": {**self.parameters, **changes},
+            "dry_run": False,
+            "plan_token": token,
+        }
+        return await self.client.call_tool("submit-job", arguments)
+
+    async def audit(self) -> list[AuditRecord]:
+        book = await Ledger.open(self.ledger_url)
+        try:
+            return list(await book.recent_audit(limit=100))
+        finally:
+            await book.aclose()
+
+
+def pending(result: CallToolResult) -> dict[str, Any]:
+    """The approval of a real run refused for now: nothing sent, the link and the next step."""
+    assert not result.is_error, text_of(result)
+    content = result.structured_content
+    assert content["submitted"] is False and content.get("job") is None and content["consent"] == "approval-pending"
+    approval = content["approval"]
+    assert approval["state"] == "pending" and approval["link"] in text_of(result)
+    assert approval["next_step"] == (
+        "Send this link to an approver; call submit-job again with the same plan_token once approved."
+    )
+    return dict(approval)
+
+
+def real_runs(genesys: Genesys) -> int:
+    return sum(1 for job in genesys.state.jobs.values() if not job.dry_run)

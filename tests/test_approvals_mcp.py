@@ -7,20 +7,29 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import pytest
-from approvals_support import SIGNING_KEY, Clock, chromium, decide, person, sign_in, sign_in_in_browser
+from approvals_support import (
+    SIGNING_KEY,
+    Clock,
+    Genesys,
+    Rig,
+    Yes,
+    chromium,
+    decide,
+    form_token_of,
+    pending,
+    person,
+    real_runs,
+    sign_in,
+    sign_in_in_browser,
+)
 from mcp import Client
-from mcp.client.context import ClientRequestContext
-from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
 from servers import ERAS, everything_in, fresh_ledger, fresh_ledger_url, server_settings, text_of
 
-from iac_mcp.demo import example_arguments
 from iac_mcp.genesys.config import GenesysConfig
-from iac_mcp.ledger import AuditRecord, Ledger
 from iac_mcp.profiles import Profile
 from iac_mcp.sandbox.app import create_app
 from iac_mcp.sandbox.serve import running_sandbox
@@ -39,15 +48,6 @@ def era(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@dataclass
-class Genesys:
-    """A sandbox over real HTTP: the MCP server's upstream, and where people sign in."""
-
-    url: str
-    settings: SandboxSettings
-    state: Any
-
-
 @pytest.fixture
 def genesys() -> Iterator[Genesys]:
     settings = SandboxSettings(job_duration=0)
@@ -60,68 +60,6 @@ def genesys() -> Iterator[Genesys]:
 async def browser() -> AsyncIterator[Any]:
     async with chromium() as context:
         yield context
-
-
-@dataclass
-class Yes:
-    """An agent loop that accepts every elicitation: forms with a JSON true, links unopened."""
-
-    asked: list[ElicitRequestParams] = field(default_factory=list)
-
-    async def __call__(self, _: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
-        self.asked.append(params)
-        if params.mode == "url":
-            return ElicitResult(action="accept")
-        return ElicitResult(action="accept", content={"confirm": True})
-
-    @property
-    def links(self) -> list[str]:
-        return [p.url for p in self.asked if p.mode == "url"]
-
-    @property
-    def forms(self) -> list[ElicitRequestParams]:
-        return [p for p in self.asked if p.mode != "url"]
-
-
-@dataclass
-class Rig:
-    client: Client
-    genesys: Genesys
-    clock: Clock
-    ledger_url: str
-    accelerator_id: str = ""
-    parameters: dict[str, Any] = field(default_factory=dict)
-
-    async def plan(self, **changes: Any) -> str:
-        """A dry run of the queue module (with `changes`), waited for: its plan token."""
-        if not self.accelerator_id:
-            listing = await self.client.call_tool("list-accelerators", {"name": "queue"})
-            self.accelerator_id = listing.structured_content["accelerators"][0]["id"]
-            described = await self.client.call_tool("describe-accelerator", {"accelerator_id": self.accelerator_id})
-            self.parameters = example_arguments(described.structured_content["parameters_schema"])
-        planned = await self.client.call_tool(
-            "submit-job", {"accelerator_id": self.accelerator_id, "parameters": {**self.parameters, **changes}}
-        )
-        assert not planned.is_error, text_of(planned)
-        waited = await self.client.call_tool("get-job", {"job_id": planned.structured_content["job"]["id"], "wait_seconds": 10})
-        assert waited.structured_content["succeeded"], text_of(waited)
-        return str(planned.structured_content["plan_token"])
-
-    async def apply(self, token: str, **changes: Any) -> CallToolResult:
-        arguments = {
-            "accelerator_id": self.accelerator_id,
-            "parameters": {**self.parameters, **changes},
-            "dry_run": False,
-            "plan_token": token,
-        }
-        return await self.client.call_tool("submit-job", arguments)
-
-    async def audit(self) -> list[AuditRecord]:
-        book = await Ledger.open(self.ledger_url)
-        try:
-            return list(await book.recent_audit(limit=100))
-        finally:
-            await book.aclose()
 
 
 @asynccontextmanager
@@ -141,23 +79,6 @@ async def rig(genesys: Genesys, era: str, policy: Approval = Approval.SIGNED, **
     )
     async with Client(server, mode=era, **options) as client:
         yield Rig(client, genesys, clock, ledger_url)
-
-
-def pending(result: CallToolResult) -> dict[str, Any]:
-    """The approval of a real run refused for now: nothing sent, the link and the next step."""
-    assert not result.is_error, text_of(result)
-    content = result.structured_content
-    assert content["submitted"] is False and content.get("job") is None and content["consent"] == "approval-pending"
-    approval = content["approval"]
-    assert approval["state"] == "pending" and approval["link"] in text_of(result)
-    assert approval["next_step"] == (
-        "Send this link to an approver; call submit-job again with the same plan_token once approved."
-    )
-    return dict(approval)
-
-
-def real_runs(genesys: Genesys) -> int:
-    return sum(1 for job in genesys.state.jobs.values() if not job.dry_run)
 
 
 def test_the_sandbox_sign_in_client_convention_is_the_sandbox_s() -> None:
@@ -265,7 +186,7 @@ async def test_four_eyes_refuses_the_same_person_twice_and_needs_a_second(genesy
         link = pending(await r.apply(token))["link"]
         page = await sign_in(alice, link, "alice", "alice-sandbox")
         await decide(alice, link, page, "approved")
-        twice = await alice.post(link + "/decision", data={"form_token": _form_token(page.text), "verdict": "approved"})
+        twice = await alice.post(link + "/decision", data={"form_token": form_token_of(page), "verdict": "approved"})
         assert twice.status_code == 409 and "one decision per person (four-eyes needs a different person)" in twice.text
         still = pending(await r.apply(token))
         assert "waiting for 1 more approval(s) by a second, different person" in still["reason"]
@@ -277,9 +198,3 @@ async def test_four_eyes_refuses_the_same_person_twice_and_needs_a_second(genesy
     [outcome] = [rec for rec in trail if rec.kind == "outcome" and not rec.dry_run]
     assert {a.name for a in outcome.approvers} == {"Alice Approver", "Bob Approver"}
     assert "sandbox-secret" not in everything_in(applied)
-
-
-def _form_token(page: str) -> str:
-    marker = 'name="form_token" value="'
-    start = page.index(marker) + len(marker)
-    return page[start : page.index('"', start)]
