@@ -35,6 +35,14 @@ from iac_mcp.upstream import sandbox_client
 HOST = "127.0.0.1"
 TOKEN = "test-token-0123456789abcdef0123456789"
 SIGNING_SECRET = "shared-signing-secret-for-replicas-0123456789"
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+"""A raw 2025-11-25 `initialize` and the headers streamable HTTP requires, for tests below the client."""
 JS_MANIFEST = Path(__file__).parent / "js" / "package.json"
 JS_CACHE_ENV = "IAC_MCP_JS_CACHE"
 
@@ -82,9 +90,7 @@ def running_http(app: Starlette) -> AbstractContextManager[str]:
 @contextmanager
 def server_process(args: list[str], env: Mapping[str, str], port: int) -> Iterator[str]:
     """`iac-mcp serve --http ...` (or any command serving `port`) as a subprocess, until /healthz answers."""
-    process = subprocess.Popen(
-        args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
+    process = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://{HOST}:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -171,7 +177,12 @@ async def run_flow(client: Client) -> FlowResult:
     assert not plan.is_error and plan.structured_content["succeeded"], text_of(plan)
     applied = await client.call_tool(
         "submit-job",
-        {"accelerator_id": chosen, "parameters": params, "dry_run": False, "plan_token": planned.structured_content["plan_token"]},
+        {
+            "accelerator_id": chosen,
+            "parameters": params,
+            "dry_run": False,
+            "plan_token": planned.structured_content["plan_token"],
+        },
     )
     assert not applied.is_error, text_of(applied)
     apply_id = applied.structured_content["job"]["id"]

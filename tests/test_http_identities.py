@@ -24,7 +24,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from http_support import Consenting, cli, free_port, http_app, http_client, run_flow, running_http
+from http_support import INITIALIZE, MCP_HEADERS, Consenting, cli, free_port, http_app, http_client, run_flow, running_http
 from mcp.shared.auth import ProtectedResourceMetadata
 from servers import CLEAN_ENV, fresh_ledger, fresh_ledger_url, sandbox
 from starlette.applications import Starlette
@@ -44,13 +44,6 @@ BARE_TOKEN = "bare-token-0123456789abcdef0123456789abc"
 ISSUER = "https://idp.example.test"
 AUDIENCE = "https://mcp.example.test/mcp"
 METADATA_PATH = "/.well-known/oauth-protected-resource/mcp"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 def _post(url: str, token: str | None) -> httpx.Response:

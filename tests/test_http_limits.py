@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from http_support import HOST, cli, free_port, http_app, http_client, running_http, server_process
+from http_support import HOST, INITIALIZE, MCP_HEADERS, cli, free_port, http_app, http_client, running_http, server_process
 from mcp.shared.exceptions import MCPError
 from servers import CLEAN_ENV, sandbox
 
@@ -27,13 +27,6 @@ GIVE_UP_SECONDS = 15
 
 OPS_TOKEN = "ops-bot-token-0123456789abcdef0123456789"
 CI_TOKEN = "ci-runner-token-0123456789abcdef01234567"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 from http_support import (
+    INITIALIZE,
+    MCP_HEADERS,
     TOKEN,
     Consenting,
     cli,
@@ -26,14 +28,6 @@ from iac_mcp.settings import Settings, SettingsError, load_settings
 from iac_mcp.transports.auth import StaticTokenVerifier
 from iac_mcp.transports.http import check_exposure, transport_security
 from iac_mcp.transports.identities import NamedToken
-
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 @pytest.fixture(params=ERAS)

@@ -54,7 +54,7 @@ def test_round_trip() -> None:
 def test_parameter_values_are_not_in_the_token() -> None:
     payload = base64.urlsafe_b64decode(_issue().split(".")[0] + "==")
     assert "hunter2" not in payload.decode() and "Customer" not in payload.decode()
-    assert set(json.loads(payload)) == {"v", "job", "acc", "params", "exp"}
+    assert set(json.loads(payload)) == {"v", "job", "org", "acc", "params", "exp"}
 
 
 def test_canonical_hash_is_order_independent_and_value_sensitive() -> None:

@@ -47,7 +47,7 @@ SCHEMA_SHA256 = "3fba09590c99f61735d234822279f4223fab9e300c0a81e81c91ab62a4114de
 """The registry's published 2025-12-11 schema, byte for byte (see tests/schemas/README.md)."""
 BUNDLE = ROOT / "packaging" / "mcpb"
 K8S = ROOT / "deploy" / "kubernetes"
-TOOLS = {"list-accelerators", "describe-accelerator", "submit-job", "get-job", "list-jobs"}
+TOOLS = {"list-accelerators", "describe-accelerator", "submit-job", "get-job", "list-jobs", "promote-job"}
 DECLARED = {
     "GENESYSCLOUD_OAUTHCLIENT_ID": False,
     "GENESYSCLOUD_OAUTHCLIENT_SECRET": True,

@@ -17,7 +17,7 @@ from mcp.types import CallToolResult
 from reliability import OPAQUE, fast_connected, record_paths, unsafe_segments
 from servers import ERAS, sandbox, text_of
 
-TOOLS = ("list-accelerators", "describe-accelerator", "submit-job", "get-job", "list-jobs")
+TOOLS = ("list-accelerators", "describe-accelerator", "submit-job", "get-job", "list-jobs", "promote-job")
 CALL_BOUND_SECONDS = 10
 
 NASTY = st.sampled_from(
@@ -75,15 +75,16 @@ def test_any_arguments_give_a_result_never_a_crash(
     assert unsafe_segments(paths) == []
 
 
-@pytest.mark.parametrize("tool", ["describe-accelerator", "get-job", "submit-job"])
+@pytest.mark.parametrize("tool", ["describe-accelerator", "get-job", "submit-job", "promote-job"])
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(identifier=TEXT)
 def test_hostile_ids_never_reach_a_url(
     session: tuple[BlockingPortal, Client, list[str], dict[str, list[str]]], tool: str, identifier: str
 ) -> None:
     portal, client, paths, _ = session
-    key = "job_id" if tool == "get-job" else "accelerator_id"
-    result = portal.call(_bounded_call, client, tool, {key: identifier, "parameters": {}})
+    key = "job_id" if tool in ("get-job", "promote-job") else "accelerator_id"
+    arguments = {key: identifier, "parameters": {}} | ({"from_org": "default", "to_org": "default"} if tool == "promote-job" else {})
+    result = portal.call(_bounded_call, client, tool, arguments)
     assert result.is_error or identifier.isascii()
     if result.is_error:
         assert not OPAQUE.fullmatch(text_of(result).strip())

@@ -215,9 +215,13 @@ async def _unused(org: Org, plan: InfrastructureascodeJob) -> PlanRecord | None:
             f"one run. Next: report that job ({ToolName.GET_JOB} job_id={record.job_id}); for another run, make a new "
             "dry run and get the user's consent for it."
         )
+    settles = (record.updated_at + SENDING_STALE).strftime("%H:%M:%S UTC")
     raise ToolError(
-        f"The plan {plan.id} is being used by another real run right now. Next: wait a few seconds and call "
-        f"{ToolName.LIST_JOBS} with accelerator_id={plan.accelerator_id}; do not resubmit."
+        f"The plan {plan.id} is being used by another real run right now (sent at "
+        f"{record.updated_at.strftime('%H:%M:%S UTC')}). Usually its answer comes within seconds; if the server "
+        f"sending it went away, this plan is looked at again from {settles}, and its job found or reported unknown. "
+        f"Next: in a few seconds call {ToolName.LIST_JOBS} with accelerator_id={plan.accelerator_id} and show the "
+        "user what is there; do not resubmit."
     )
 
 
