@@ -133,7 +133,7 @@ async def test_the_consent_question_cannot_be_spoofed(era: str) -> None:
     async with connected(app, era, elicitation_callback=answers) as client:
         target = await queue_module(client)
         params = example_arguments(target["parameters_schema"])
-        name = next(p["name"] for p in target["parameters"] if p["type"] == "string" and not p["allowed_values"])
+        name = next(p["name"] for p in target["parameters"] if p["type"] == "string" and not p.get("allowed_values"))
         params[name] = hostile
         _, token = await plan(client, target, params)
         await client.call_tool("submit-job", real_run(target, params, token))

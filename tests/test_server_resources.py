@@ -62,7 +62,9 @@ def secret_catalog(tmp_path: Path) -> Path:
 async def test_templates_are_listed_as_json(era: str) -> None:
     async with connected(sandbox(), era) as client:
         templates = {t.uri_template: t for t in (await client.list_resource_templates()).resource_templates}
-    assert set(templates) == {"iac://accelerators/{accelerator_id}", "iac://jobs/{job_id}"}
+    assert set(templates) == {"iac://accelerators/{accelerator_id}", "iac://jobs/{job_id}", "iac://jobs/{job_id}/output"}
+    output = templates.pop("iac://jobs/{job_id}/output")
+    assert output.mime_type == "text/plain" and output.description and output.title
     assert all(t.mime_type == "application/json" and t.description and t.title for t in templates.values())
 
 

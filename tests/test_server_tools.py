@@ -29,11 +29,12 @@ from iac_mcp.upstream import sandbox_client
 pytestmark = pytest.mark.anyio
 
 EXPECTED_ANNOTATIONS = {
-    "list-accelerators": (True, False, True, True),
-    "describe-accelerator": (True, False, True, True),
+    "list-accelerators": (True, None, None, True),  # destructive/idempotent mean nothing for read-only tools (MCP spec)
+    "describe-accelerator": (True, None, None, True),
     "submit-job": (False, True, False, True),
-    "get-job": (True, False, True, True),
-    "list-jobs": (True, False, True, True),
+    "get-job": (True, None, None, True),
+    "list-jobs": (True, None, None, True),
+    "promote-job": (False, False, False, True),
 }
 
 
@@ -131,17 +132,17 @@ async def test_describe_flattens_every_page_into_one_parameter_list(era: str) ->
     for p in multi["parameters"]:
         assert p["type"] in ("string", "boolean", "integer", "number")
         assert schema["properties"][p["name"]]["type"] == p["type"]
-        if p["required"] and p["default"] is None:
+        if p["required"] and p.get("default") is None:
             assert p["name"] in schema["required"]
-    enum = _pick(descriptions, lambda d: any(p["allowed_values"] for p in d["parameters"]))
-    enum_param = next(p for p in enum["parameters"] if p["allowed_values"])
+    enum = _pick(descriptions, lambda d: any(p.get("allowed_values") for p in d["parameters"]))
+    enum_param = next(p for p in enum["parameters"] if p.get("allowed_values"))
     assert enum["parameters_schema"]["properties"][enum_param["name"]]["enum"]
     sensitive = _pick(descriptions, lambda d: any(p["sensitive"] for p in d["parameters"]))
     secret = next(p for p in sensitive["parameters"] if p["sensitive"])
     assert sensitive["parameters_schema"]["properties"][secret["name"]]["writeOnly"] is True
     assert any(d["permissions"] for d in descriptions) and any(d["creates"] for d in descriptions)
     assert any(d["documentation"] for d in descriptions)
-    assert any(p["help_url"] and p["display_name"] for d in descriptions for p in d["parameters"])
+    assert any(p.get("help_url") and p.get("display_name") for d in descriptions for p in d["parameters"])
 
 
 async def test_describe_unknown_and_invalid_ids(era: str) -> None:
@@ -164,14 +165,14 @@ async def test_submit_job_reports_every_problem_at_once_and_sends_nothing(era: s
         descriptions = await all_descriptions(client)
         target = _pick(
             descriptions,
-            lambda d: any(p["allowed_values"] for p in d["parameters"])
+            lambda d: any(p.get("allowed_values") for p in d["parameters"])
             and any(p["type"] in ("integer", "number", "boolean") for p in d["parameters"])
-            and any(p["required"] and p["default"] is None for p in d["parameters"]),
+            and any(p["required"] and p.get("default") is None for p in d["parameters"]),
         )
         params = example_arguments(target["parameters_schema"], include_optional=True)
-        missing = next(p["name"] for p in target["parameters"] if p["required"] and p["default"] is None)
+        missing = next(p["name"] for p in target["parameters"] if p["required"] and p.get("default") is None)
         typed = next(p["name"] for p in target["parameters"] if p["type"] in ("integer", "number", "boolean"))
-        enum = next(p["name"] for p in target["parameters"] if p["allowed_values"] and p["name"] != typed)
+        enum = next(p["name"] for p in target["parameters"] if p.get("allowed_values") and p["name"] != typed)
         del params[missing]
         params[typed] = "not-a-value"
         params[enum] = "definitely-not-allowed"
@@ -189,7 +190,7 @@ async def test_dry_run_then_get_job_reports_the_plan(era: str) -> None:
     app = sandbox()
     async with connected(app, era) as client:
         descriptions = await all_descriptions(client)
-        target = _pick(descriptions, lambda d: d["creates"] and any(p["default"] is not None and not p["required"] for p in d["parameters"]))
+        target = _pick(descriptions, lambda d: d.get("creates") and any(p.get("default") is not None and not p["required"] for p in d["parameters"]))
         params = example_arguments(target["parameters_schema"])
         submitted = await client.call_tool("submit-job", {"accelerator_id": target["id"], "parameters": params})
         job = submitted.structured_content["job"]
@@ -202,7 +203,7 @@ async def test_dry_run_then_get_job_reports_the_plan(era: str) -> None:
     assert not read.is_error
     assert view["status"] == "Complete" and view["terminal"] and view["succeeded"]
     assert view["terraform"]["kind"] == "plan" and view["terraform"]["to_add"] == len(target["creates"])
-    assert view["poll_after_seconds"] is None and "plan_token" in view["next_step"]
+    assert "poll_after_seconds" not in view and "plan_token" in view["next_step"]
     assert app.state.sandbox.jobs_created == 1
 
 

@@ -23,18 +23,19 @@ class AcceleratorEntry(BaseModel):
     origin: str | None = None
     classification: str | None = None
     tags: list[str] = Field(default_factory=list)
-    description: str = Field(default="", description="The first sentence or two.")
+    description: str = Field(default="", description="Its first sentences.")
 
 
 class AcceleratorPage(BaseModel):
     """A page of the accelerator catalogue."""
 
     accelerators: list[AcceleratorEntry]
-    total: int = Field(description="Accelerators matching the filters, across all pages.")
+    total: int = Field(description="Matches on all pages.")
     page_number: int
     page_size: int
     page_count: int
     has_next_page: bool
+    next_step: str
     org: OrgView | None = None
 
 
@@ -71,19 +72,27 @@ def accelerator_page(listing: AcceleratorList, *, page_number: int, page_size: i
     size = listing.page_size or page_size
     total = listing.total if listing.total is not None else len(listing.entities)
     count = listing.page_count if listing.page_count is not None else max(1, -(-total // max(size, 1)))
+    more = bool(listing.next_uri) or number < count
+    if not listing.entities:
+        step = "No accelerator matches: try fewer or broader filters."
+    else:
+        step = f"{ToolName.DESCRIBE_ACCELERATOR} with the id of the one that fits" + (
+            f", or page_number={number + 1} for more." if more else "."
+        )
     return AcceleratorPage(
         accelerators=[entry(m) for m in listing.entities],
         total=total,
         page_number=number,
         page_size=size,
         page_count=count,
-        has_next_page=bool(listing.next_uri) or number < count,
+        has_next_page=more,
+        next_step=step,
     )
 
 
 def render_page(page: AcceleratorPage) -> str:
     if not page.accelerators:
-        return "No accelerators match these filters. Try fewer or broader filters."
+        return page.next_step
     lines = [
         f"{page.total} accelerator(s) match; page {page.page_number} of {page.page_count}"
         + (" (more on the next page)." if page.has_next_page else ".")
@@ -91,7 +100,7 @@ def render_page(page: AcceleratorPage) -> str:
     for a in page.accelerators:
         kind = "/".join(x for x in (a.origin, a.type) if x)
         lines.append(f"- {a.name} [{kind}] id={a.id}" + (f": {a.description}" if a.description else ""))
-    lines.append(f"Next: {ToolName.DESCRIBE_ACCELERATOR} with the id of the one that fits.")
+    lines.append(f"Next: {page.next_step}")
     return "\n".join(lines)
 
 
@@ -115,15 +124,13 @@ class AcceleratorDescription(BaseModel):
     origin: str | None = None
     classification: str | None = None
     tags: list[str] = Field(default_factory=list)
-    parameters: list[Parameter] = Field(description="Every parameter across all form pages, in form order.")
-    parameters_schema: dict[str, Any] = Field(
-        description=f"JSON Schema of the `parameters` object {ToolName.SUBMIT_JOB} accepts (types, allowed values, defaults, "
-        "required names; labels and descriptions are in `parameters`)."
-    )
-    permissions: list[str] = Field(default_factory=list, description="Genesys permissions needed to install it.")
+    parameters: list[Parameter] = Field(description="Of every form page, in form order.")
+    parameters_schema: dict[str, Any] = Field(description=f"Of {ToolName.SUBMIT_JOB}'s `parameters`.")
+    permissions: list[str] = Field(default_factory=list, description="Needed to install it.")
     products: list[str] = Field(default_factory=list, description="Genesys products it needs.")
     documentation: list[DocumentationLink] = Field(default_factory=list)
     creates: list[CreatedResource] = Field(default_factory=list, description="Resources a run creates.")
+    next_step: str
     org: OrgView | None = None
 
 
@@ -168,6 +175,8 @@ def describe(spec: AcceleratorSpecification, form: ParameterForm | None = None) 
             CreatedResource(type=_line(e.type), description=_prose(e.description))
             for e in (spec.results.entities if spec.results else [])
         ],
+        next_step=f"{ToolName.SUBMIT_JOB} with these parameters and dry_run=true to see the plan; ask the user for "
+        "values you cannot infer.",
     )
 
 
@@ -196,5 +205,5 @@ def render_description(d: AcceleratorDescription) -> str:
         lines.append("Needs permissions: " + ", ".join(d.permissions))
     if d.products:
         lines.append("Needs products: " + ", ".join(d.products))
-    lines.append(f"Next: {ToolName.SUBMIT_JOB} with these parameters and dry_run=true to see the plan.")
+    lines.append(f"Next: {d.next_step}")
     return "\n".join(lines)

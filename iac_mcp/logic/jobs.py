@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -15,7 +16,11 @@ from iac_mcp.logic.text import BoundedText, bound_text
 from iac_mcp.vocabulary import ToolName
 
 RESULTS_LIMIT = 6000
-"""Characters of Terraform output shown to an agent (head and tail kept)."""
+"""The most characters of Terraform output a result may inline (head and tail kept)."""
+
+OUTPUT_CHARS = 300
+"""Characters of Terraform output get-job inlines unless asked for more: the parsed summary says
+what happened, and the whole output is a resource (`OUTPUT_URI`)."""
 
 _OUTCOMES = {
     "created": "submitted, waiting to be queued",
@@ -30,28 +35,36 @@ _OUTCOMES = {
 }
 
 
-class JobView(BaseModel):
-    """One job as an agent should report it."""
+class JobEntry(BaseModel):
+    """One job in a listing: what it is and where it stands, no more."""
 
     id: str
     accelerator_id: str | None = None
     dry_run: bool | None = None
-    status: str | None = Field(default=None, description="Genesys' status, as sent.")
-    terminal: bool = Field(description="True when the status will not change any more.")
-    succeeded: bool = Field(description="True only for a job that completed successfully.")
+    status: str | None = Field(default=None, description="Genesys' status.")
     outcome: str = Field(description="The status in plain words.")
     submitted_at: str | None = None
-    submitted_by: str | None = None
     error_code: str | None = None
     error_message: str | None = None
-    terraform: TerraformSummary | None = Field(
-        default=None, description="Counts, resources, outputs and errors parsed from the results."
-    )
-    results: BoundedText | None = Field(default=None, description="Terraform output, cut to a readable size.")
+
+
+class JobView(JobEntry):
+    """One job as an agent should report it."""
+
+    terminal: bool = Field(description="The status will not change any more.")
+    succeeded: bool = Field(description="Completed successfully.")
+    submitted_by: str | None = None
+    terraform: TerraformSummary | None = Field(default=None, description="Parsed from the output.")
+    results: BoundedText | None = Field(default=None, description="Terraform output, cut to max_output_chars.")
     rollback_results: BoundedText | None = None
-    poll_after_seconds: float | None = Field(default=None, description="When still running: wait this long before asking again.")
+    output_uri: str | None = Field(default=None, description="Resource with the whole output.")
+    poll_after_seconds: float | None = Field(default=None, description="Still running: ask again after this long.")
     next_step: str
-    org: OrgView | None = Field(default=None, description="The org the job is in (on the outermost result).")
+    org: OrgView | None = None
+
+
+OUTPUT_URI = "iac://jobs/{job_id}/output"
+"""The whole (masked) Terraform output of a job, as a resource: results link it, never inline it."""
 
 
 MAX_WAIT_SECONDS = 40
@@ -82,8 +95,8 @@ def next_step(job: InfrastructureascodeJob) -> str:
         return f"Call {ToolName.GET_JOB} with job_id={job.id} (wait_seconds up to {MAX_WAIT_SECONDS}) until it is terminal."
     if status == "complete" and job.dry_run:
         return (
-            f"Show the user the plan, get their explicit consent, then call {ToolName.SUBMIT_JOB} with the same "
-            "parameters, dry_run=false and this plan's plan_token."
+            f"Show the user the plan; with their explicit consent call {ToolName.SUBMIT_JOB} with the same "
+            "input, dry_run=false and this plan's plan_token."
         )
     if status == "complete":
         return "Report what was created to the user, in plain words."
@@ -156,23 +169,43 @@ def job_view(
     job = masked_job(job, secrets=secrets, sensitive_names=sensitive_names)
     results, rollback = job.results, job.rollback_results
     return JobView(
-        id=job.id,
-        accelerator_id=job.accelerator_id,
-        dry_run=job.dry_run,
-        status=job.status,
+        **_entry_fields(job),
         terminal=job.is_terminal,
         succeeded=same(job.status, "Complete"),
-        outcome=outcome(job.status, dry_run=job.dry_run),
-        submitted_at=job.date_submitted,
         submitted_by=job.submitted_by.id if job.submitted_by else None,
-        error_code=job.error_info.code if job.error_info else None,
-        error_message=job.error_info.message if job.error_info else None,
         terraform=parse_terraform_output(results) if results else None,
         results=bound_text(results, limit) if results is not None else None,
         rollback_results=bound_text(rollback, limit) if rollback is not None else None,
+        output_uri=OUTPUT_URI.format(job_id=job.id) if results or rollback else None,
         poll_after_seconds=None if job.is_terminal else poll_after(job, now=now),
         next_step=next_step(job),
     )
+
+
+def job_entry(job: InfrastructureascodeJob) -> JobEntry:
+    """A listing's entry (the reader masked the job; colour codes go as in `job_view`); no output is listed."""
+    return JobEntry(**_entry_fields(masked_job(job, secrets=(), sensitive_names=())))
+
+
+def _entry_fields(job: InfrastructureascodeJob) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "accelerator_id": job.accelerator_id,
+        "dry_run": job.dry_run,
+        "status": job.status,
+        "outcome": outcome(job.status, dry_run=job.dry_run),
+        "submitted_at": job.date_submitted,
+        "error_code": job.error_info.code if job.error_info else None,
+        "error_message": job.error_info.message if job.error_info else None,
+    }
+
+
+def job_output(job: InfrastructureascodeJob) -> str:
+    """The whole Terraform output of a (masked) job, its rollback output after it."""
+    parts = [job.results or ""]
+    if job.rollback_results:
+        parts.append("--- Rollback output ---\n" + job.rollback_results)
+    return "\n".join(parts)
 
 
 def render_job(view: JobView) -> str:
@@ -198,12 +231,18 @@ def render_job(view: JobView) -> str:
 
 
 class JobList(BaseModel):
-    jobs: list[JobView]
+    jobs: list[JobEntry]
     count: int
+    next_step: str
     org: OrgView | None = None
 
 
-def render_job_list(jobs: list[JobView]) -> str:
+def job_list(jobs: list[JobEntry]) -> JobList:
+    found = f"{ToolName.GET_JOB} with a job_id for its details and output." if jobs else "Try other filters."
+    return JobList(jobs=jobs, count=len(jobs), next_step=found)
+
+
+def render_job_list(jobs: list[JobEntry]) -> str:
     if not jobs:
         return "No jobs match these filters."
     lines = [f"{len(jobs)} job(s), newest first unless sorted otherwise:"]

@@ -42,11 +42,11 @@ class PlanSide(BaseModel):
 
     org: str
     job_id: str
-    status: str | None
-    to_add: int | None
-    to_change: int | None
-    to_destroy: int | None
-    resources: list[str] = Field(description="`address (action)` of each planned change.")
+    status: str | None = None
+    to_add: int | None = None
+    to_change: int | None = None
+    to_destroy: int | None = None
+    resources: list[str] = Field(description="`address (action)` of each change.")
 
 
 def plan_side(org: str, job_id: str, status: str | None, summary: TerraformSummary) -> PlanSide:

@@ -21,6 +21,7 @@ from iac_mcp.profiles import DEFAULT_PROFILE, Profile
 from iac_mcp.server import completions, prompts, resources, tools
 from iac_mcp.server.approvals import ApprovalDesk, PagesListener, deliver_approval_links, webhook_key
 from iac_mcp.server.services import Org, Services, bind_services, bound_calls
+from iac_mcp.server.tools.common import ICONS
 from iac_mcp.settings import Settings
 
 INSTRUCTIONS = files("iac_mcp.server").joinpath("instructions.md").read_text(encoding="utf-8")
@@ -91,6 +92,8 @@ def build_server(
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         request_state_security=request_state_security,
+        icons=ICONS,
+        cache_hints=resources.CACHE_HINTS,
     )
     server.middleware.append(bind_services)
     server.middleware.append(bound_calls)
@@ -98,5 +101,6 @@ def build_server(
     server.middleware.append(deliver_approval_links)  # innermost: the call's span sees the input-required result
     prompts.register(server)
     resources.register(server)
+    server.middleware.append(resources.spec_freshness)
     completions.register(server)
     return server

@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mcp.server.caching import CacheHint
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from iac_mcp.genesys.errors import GenesysError, InvalidIdError, NotFoundError
 from iac_mcp.genesys.models import AcceleratorSpecification
+from iac_mcp.logic.jobs import OUTPUT_URI, job_output
 from iac_mcp.logic.redaction import MASK
 from iac_mcp.server.errors import describe_error
 from iac_mcp.server.services import current_services
@@ -66,6 +69,16 @@ async def job_resource(job_id: str, ctx: Context) -> str:
     return json.dumps(job.to_wire(), indent=2, ensure_ascii=False)
 
 
+async def job_output_resource(job_id: str, ctx: Context) -> str:
+    """The whole Terraform output that get-job cuts to `max_output_chars`, masked the same way."""
+    here = services(ctx).default
+    try:
+        job = await here.jobs.get(job_id, details=True)
+    except GenesysError as error:
+        raise _failure(f"read the output of job {job_id}", error, subject="job") from error
+    return job_output(job)
+
+
 AUDIT_URI = "iac://audit/recent"
 AUDIT_SHOWN = 50
 
@@ -77,6 +90,29 @@ async def audit_resource() -> str:
         raise ResourceError("The audit trail is not available outside a request.")
     records = await state.ledger.recent_audit(limit=AUDIT_SHOWN)
     return json.dumps([record.to_json() for record in records], indent=2, ensure_ascii=False)
+
+
+LISTING_TTL_MS = 24 * 3600 * 1000
+SPEC_TTL_MS = 60 * 1000
+CACHE_HINTS: dict[Any, CacheHint] = {
+    "tools/list": CacheHint(LISTING_TTL_MS, "public"),
+    "prompts/list": CacheHint(LISTING_TTL_MS, "public"),
+    "resources/templates/list": CacheHint(LISTING_TTL_MS, "public"),
+    "resources/read": CacheHint(0, "private"),
+}
+"""What a 2026-07-28 client may cache: the listings are fixed for the life of a server (the same
+for every caller), reads are the caller's own and at once stale, but for specs (`spec_freshness`)."""
+
+
+async def spec_freshness(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Middleware: a specification read stays fresh for a minute (jobs and the audit trail do not);
+    only where the era carries cache hints at all (the result already has `ttlMs`)."""
+    result = await call_next(ctx)
+    uri = str((ctx.params or {}).get("uri", ""))
+    spec = ctx.method == "resources/read" and uri.startswith("iac://accelerators/")
+    if spec and isinstance(result, dict) and "ttlMs" in result:
+        return {**result, "ttlMs": SPEC_TTL_MS}
+    return result
 
 
 def register(server: MCPServer) -> None:
@@ -101,6 +137,13 @@ def register(server: MCPServer) -> None:
         ),
         mime_type=JSON,
     )(job_resource)
+    server.resource(
+        OUTPUT_URI,
+        name="job-output",
+        title="IaC job output",
+        description="The whole Terraform output of one job (then its rollback output), masked like get-job's.",
+        mime_type="text/plain",
+    )(job_output_resource)
     server.resource(
         AUDIT_URI,
         name="audit",

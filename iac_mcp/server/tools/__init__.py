@@ -5,6 +5,8 @@ description, annotations and handler side by side. `inventory(mode)` is the one 
 `register` adds it to the server behind one error boundary, so that every Genesys
 failure becomes an `isError` result that says what failed and the next step, and under
 telemetry: a span and metrics for each call, resolvers included (`iac_mcp.telemetry`).
+Every schema is compacted there (`compact_schema`), so `tools/list` stays lean whatever
+the models say.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from mcp.shared.inbound import X_MCP_HEADER_KEY
 
 from iac_mcp.profiles import Profile
 from iac_mcp.server.tools import accelerators, jobs, promote, submit
-from iac_mcp.server.tools.common import Tool, guarded
+from iac_mcp.server.tools.common import ICONS, Tool, compact_schema, guarded, output_schema
 from iac_mcp.settings import Mode
 from iac_mcp.telemetry import trace_tool_calls, watched
 
@@ -42,8 +44,20 @@ def register(server: MCPServer, mode: Mode, profiles: Sequence[Profile]) -> None
             title=tool.title,
             description=tool.description,
             annotations=tool.annotations,
+            icons=ICONS,
         )
+        _compact(server, tool.name)
         _offer_orgs(server, tool.name, profiles)
+
+
+def _compact(server: MCPServer, name: str) -> None:
+    """Lean input and output schemas; the output schema is the one results are pruned by."""
+    registered = server._tool_manager.get_tool(name)  # mcp 2.3 has no public way to amend a schema
+    assert registered is not None
+    registered.parameters = compact_schema(registered.parameters)
+    model = registered.fn_metadata.output_model
+    if model is not None:
+        registered.fn_metadata.output_schema = output_schema(model)
 
 
 ORG_HEADER = "Org"
@@ -65,7 +79,7 @@ def _offer_orgs(server: MCPServer, name: str, profiles: Sequence[Profile]) -> No
             "type": "string",
             "enum": [profile.name for profile in profiles],
             "default": profiles[0].name,
-            "description": f"The org (profile) to act on: {listing}.",
+            "description": f"Org (profile): {listing}.",
             X_MCP_HEADER_KEY: ORG_HEADER,
         }
     for argument in ("from_org", "to_org"):

@@ -1,16 +1,21 @@
-"""What every tool shares: the `Tool` record, the error boundary, id arguments, annotations."""
+"""What every tool shares: the `Tool` record, the error boundary, id arguments, annotations,
+and the one place that keeps schemas and structured results lean."""
 
 from __future__ import annotations
 
 import functools
 import inspect
+import json
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.server.mcpserver.utilities.func_metadata import StrictJsonSchema
+from mcp.types import CallToolResult, Icon, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from iac_mcp.genesys.errors import GenesysError
@@ -21,19 +26,20 @@ from iac_mcp.server.errors import describe_error
 from iac_mcp.server.services import Org, Services
 from iac_mcp.vocabulary import ToolName
 
-ACCELERATOR_ID = Annotated[
-    str, Field(description=f"Accelerator id, as {ToolName.LIST_ACCELERATORS} returned it.", max_length=MAX_ID_LENGTH)
-]
-ORG = Annotated[
-    str | None,
-    Field(description="The org (profile) to act on, by name; default: the server's default org.", max_length=64),
-]
+ACCELERATOR_ID = Annotated[str, Field(description=f"From {ToolName.LIST_ACCELERATORS}.", max_length=MAX_ID_LENGTH)]
+ORG = Annotated[str | None, Field(description="The org (profile) to act on; default: the first.", max_length=64)]
 """Every tool's `org`; the registration narrows its schema to the profiles' names."""
-JOB_ID = Annotated[
-    str, Field(description=f"Job id, as {ToolName.SUBMIT_JOB} or {ToolName.LIST_JOBS} returned it.", max_length=MAX_ID_LENGTH)
-]
+JOB_ID = Annotated[str, Field(description=f"From {ToolName.SUBMIT_JOB} or {ToolName.LIST_JOBS}.", max_length=MAX_ID_LENGTH)]
 
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+ICON_SVG = (
+    "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 8 8'>"
+    "<path fill='#f51' d='M1 1h6v1.5H1zm0 2.3h6v1.5H1zm0 2.2h6V7H1z'/></svg>"
+)
+"""Three stacked layers, infrastructure as code, in Genesys orange: the server's and every tool's icon."""
+ICONS = [Icon(src="data:image/svg+xml," + ICON_SVG.replace("#", "%23").replace("<", "%3C").replace(">", "%3E"))]
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=True)
+"""Destructive and idempotent hints mean something only when a tool is not read-only (MCP spec)."""
 
 Subject = Literal["accelerator", "job"]
 P = ParamSpec("P")
@@ -113,9 +119,149 @@ def services(ctx: Context) -> Services:
 
 def structured(model: BaseModel, text: str, org: Org) -> CallToolResult:
     """A result with the model as structured content and a concise text rendering beside it,
-    both naming the org: two orgs of one server look alike in a client's prompts."""
+    both naming the org: two orgs of one server look alike in a client's prompts. The
+    structured content is lean (`lean_content`): what the output schema lets be absent is."""
     named = model.model_copy(update={"org": org.view})
     return CallToolResult(
         content=[TextContent(type="text", text=f"{org_line(org.view)}\n{text}")],
-        structured_content=named.model_dump(mode="json"),
+        structured_content=lean_content(named.model_dump(mode="json"), output_schema(type(named))),
     )
+
+
+# --- Lean schemas and results ------------------------------------------------------------
+
+
+def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A tool schema without what pydantic adds and nobody reads, with its meaning intact.
+
+    Gone: every `title` (pydantic's, derived from the field or class name), the class
+    docstrings of models (the tool's description says what the result is), `default: null`
+    and the `anyOf [T, null]` of optional fields, which become `T` and leave `required`:
+    results never carry nulls (`lean_content`) and absent arguments are None. Identical
+    definitions become one; a definition used once is written where it is used, so `$defs`
+    holds only what is shared. Field descriptions, defaults, enums and bounds stay as they are.
+    """
+    compacted = _compact(schema)
+    defs = {name: _compact(definition) for name, definition in schema.get("$defs", {}).items()}
+    same: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for name, definition in defs.items():
+        same[name] = seen.setdefault(json.dumps(definition, sort_keys=True), name)
+    defs = {name: definition for name, definition in defs.items() if same[name] == name}
+    uses = Counter(same.get(ref.removeprefix(_DEFS), ref) for ref in _refs([compacted, *defs.values()]))
+    inline = {name for name in defs if uses[name] <= 1}
+    compacted = cast("dict[str, Any]", _resolved(compacted, defs, same, inline))
+    shared = {name: _resolved(defs[name], defs, same, inline) for name in defs if name not in inline}
+    if shared:
+        compacted["$defs"] = shared
+    return compacted
+
+
+_DEFS = "#/$defs/"
+
+
+def same_ref(name: str) -> str:
+    return _DEFS + name
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
+
+
+def _resolved(node: Any, defs: dict[str, Any], same: dict[str, str], inline: set[str]) -> Any:
+    """References to duplicates pointed at the one kept; single-use definitions written in place."""
+    if isinstance(node, list):
+        return [_resolved(value, defs, same, inline) for value in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _resolved(value, defs, same, inline) for key, value in node.items()}
+    ref = out.get("$ref")
+    if isinstance(ref, str) and ref.startswith(_DEFS):
+        name = same.get(ref.removeprefix(_DEFS), ref.removeprefix(_DEFS))
+        siblings = {key: value for key, value in out.items() if key != "$ref"}
+        if name in inline:
+            return {**_resolved(defs[name], defs, same, inline), **siblings}
+        return {"$ref": same_ref(name), **siblings}
+    return out
+
+
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUBSCHEMAS = ("items", "additionalProperties", "not")
+
+
+def _compact(node: dict[str, Any]) -> dict[str, Any]:
+    out = {key: value for key, value in node.items() if key not in ("title", "$defs")}
+    if "properties" in out:
+        out.pop("description", None)
+        required = list(out.get("required", ()))
+        properties: dict[str, Any] = {}
+        for name, prop in out["properties"].items():
+            properties[name], nullable = _non_null(_compact(prop))
+            if nullable and name in required:
+                required.remove(name)
+        out["properties"] = properties
+        if required:
+            out["required"] = required
+        else:
+            out.pop("required", None)
+    for key in _SUBSCHEMAS:
+        if isinstance(out.get(key), dict):
+            out[key] = _compact(out[key])
+    for key in _SUBSCHEMA_LISTS:
+        if key in out:
+            out[key] = [_compact(sub) for sub in out[key]]
+    return out
+
+
+def _non_null(prop: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """(the property without its null alternative, whether it had one)."""
+    choices = prop.get("anyOf")
+    nullable = "default" in prop and prop["default"] is None
+    out = {key: value for key, value in prop.items() if not (key == "default" and value is None)}
+    if isinstance(choices, list) and {"type": "null"} in choices:
+        nullable = True
+        rest = [choice for choice in choices if choice != {"type": "null"}]
+        del out["anyOf"]
+        out = {**rest[0], **out} if len(rest) == 1 else {**out, "anyOf": rest}
+    return out, nullable
+
+
+@cache
+def output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The compacted output schema a tool returning `model` advertises (mcp's own generator)."""
+    schema: dict[str, Any] = model.model_json_schema(schema_generator=StrictJsonSchema)
+    return compact_schema(schema)
+
+
+def lean_content(data: Any, schema: dict[str, Any]) -> Any:
+    """Structured content without what its schema lets be absent: a field not `required` that is
+    null or an empty list, object or string. Flags, counts and other values always stay."""
+    return _lean(data, schema, schema.get("$defs", {}))
+
+
+def _lean(data: Any, schema: dict[str, Any], defs: dict[str, Any]) -> Any:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith(_DEFS):
+        schema = defs[ref.removeprefix(_DEFS)]
+    properties = schema.get("properties")
+    if isinstance(data, dict) and isinstance(properties, dict):
+        required = set(schema.get("required", ()))
+        kept: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in required and _absent(value):
+                continue
+            kept[key] = _lean(value, properties.get(key, {}), defs)
+        return kept
+    items = schema.get("items")
+    if isinstance(data, list) and isinstance(items, dict):
+        return [_lean(item, items, defs) for item in data]
+    return data
+
+
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, (list, dict, str)) and not value)

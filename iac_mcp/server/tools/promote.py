@@ -38,12 +38,12 @@ class PromotionResult(BaseModel):
 
     from_org: str
     to_org: str
-    source: PlanSide = Field(description="The plan that backed the job in from_org.")
-    target: PlanSide = Field(description="The dry run just made in to_org.")
-    differences: list[str] = Field(description="What differs between the two plans, in plain words; empty: the same.")
-    replaced: list[str] = Field(description="Parameters whose values were given for to_org (org-specific or sensitive).")
-    parameters: dict[str, str] = Field(description="What the target dry run ran with; sensitive values masked.")
-    plan_token: str | None = Field(description="For the real run in to_org through submit-job, once the plan is Complete.")
+    source: PlanSide = Field(description="The plan behind the job in from_org.")
+    target: PlanSide = Field(description="The dry run made in to_org.")
+    differences: list[str] = Field(description="In plain words; empty: the same.")
+    replaced: list[str] = Field(description="Parameters given for to_org.")
+    parameters: dict[str, str] = Field(description="The target dry run's; sensitive values masked.")
+    plan_token: str | None = Field(default=None, description="For the real run in to_org, once the plan is Complete.")
     next_step: str
     org: OrgView | None = None
 
@@ -146,8 +146,8 @@ async def promote_job(
     promotion: Annotated[Promotion, Resolve(checked_promotion)],
     answer: Annotated[ElicitationResult[BaseModel], Resolve(asked_targets)],
     job_id: JOB_ID,
-    from_org: Annotated[str, Field(description="The org the job ran in.", max_length=64)],
-    to_org: Annotated[str, Field(description="The org to plan the same change in.", max_length=64)],
+    from_org: Annotated[str, Field(description="Where the job ran.", max_length=64)],
+    to_org: Annotated[str, Field(description="Where to plan it.", max_length=64)],
     parameters: Parameters = {},  # noqa: B006 - pydantic copies defaults
 ) -> Annotated[CallToolResult, PromotionResult]:
     state = services(ctx)
@@ -216,12 +216,10 @@ def _render(result: PromotionResult) -> str:
 
 
 PROMOTE_JOB_TEXT = f"""\
-Promote a change that succeeded in one org (a job this server ran there) to another org: it \
-reuses the accelerator and the values, asks for the target org's values of org-specific \
-parameters (GUIDs, names ending in _id), dry-runs in to_org and returns both plans side by side \
-with what differs and the target plan's plan_token. Sensitive values are never kept: give them \
-again in `parameters`. Nothing changes: the real run in to_org goes through {ToolName.SUBMIT_JOB} \
-with the plan_token and the user's consent."""
+Carry a change that succeeded in one org (a job of this server) to another: same accelerator and \
+values, the target org's values asked for org-specific ones (GUIDs, *_id); dry-runs in to_org \
+and returns both plans, what differs and the plan_token. Give sensitive values again. Nothing \
+changes: the real run is {ToolName.SUBMIT_JOB} with the plan_token and the user's consent."""
 
 PROMOTE_JOB = Tool(
     name=ToolName.PROMOTE_JOB,

@@ -1,0 +1,132 @@
+"""Lean by design: compact schemas, results without nulls, the output budget and its resource,
+icons and cache hints (issue 16)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from servers import ERAS, QUEUE_MODULE_NAME, connected, sandbox, text_of
+
+from iac_mcp.demo import example_arguments
+from iac_mcp.server.tools.common import ICONS, compact_schema, lean_content
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=ERAS)
+def era(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _walk(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        return [node, *(sub for value in node.values() for sub in _walk(value))]
+    if isinstance(node, list):
+        return [sub for value in node for sub in _walk(value)]
+    return []
+
+
+def test_compaction_drops_titles_docstrings_and_null_alternatives_and_shares_only_what_repeats() -> None:
+    schema = {
+        "title": "Result",
+        "description": "A class docstring.",
+        "type": "object",
+        "properties": {
+            "title": {"title": "Title", "type": "string"},  # a property named title stays
+            "note": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None, "description": "Kept."},
+            "token": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Token"},
+            "a": {"$ref": "#/$defs/A"},
+            "b": {"$ref": "#/$defs/B"},
+            "once": {"$ref": "#/$defs/Once", "description": "Used once."},
+        },
+        "required": ["title", "token", "a", "b", "once"],
+        "$defs": {
+            "A": {"title": "A", "type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]},
+            "B": {"title": "B", "type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]},
+            "Once": {"title": "Once", "description": "Doc.", "type": "object", "properties": {"y": {"type": "string"}}},
+        },
+    }
+    assert compact_schema(schema) == {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string"},
+            "note": {"type": "string", "description": "Kept."},
+            "token": {"type": "string"},
+            "a": {"$ref": "#/$defs/A"},
+            "b": {"$ref": "#/$defs/A"},
+            "once": {"type": "object", "properties": {"y": {"type": "string"}}, "description": "Used once."},
+        },
+        "required": ["title", "a", "b", "once"],
+        "$defs": {"A": {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}},
+    }
+
+
+def test_lean_content_omits_only_what_the_schema_lets_be_absent() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "kept": {"type": "array"},
+            "items": {"type": "array", "items": {"$ref": "#/$defs/I"}},
+            "free": {"type": "object", "additionalProperties": True},
+        },
+        "required": ["kept"],
+        "$defs": {"I": {"type": "object", "properties": {"n": {"type": "integer"}, "s": {"type": "string"}}}},
+    }
+    data = {"kept": [], "gone": None, "empty": "", "items": [{"n": 0, "s": None}, {"n": 1, "s": "x"}], "free": {"a": None}}
+    assert lean_content(data, schema) == {"kept": [], "items": [{"n": 0}, {"n": 1, "s": "x"}], "free": {"a": None}}
+
+
+async def test_tools_list_is_lean_ordered_and_has_icons(era: str) -> None:
+    async with connected(sandbox(), era) as client:
+        listed = await client.list_tools()
+    names = [tool.name for tool in listed.tools]
+    assert names == ["list-accelerators", "describe-accelerator", "submit-job", "get-job", "list-jobs", "promote-job"]
+    for tool in listed.tools:
+        assert tool.icons == ICONS, tool.name
+        for schema in (tool.input_schema, tool.output_schema):
+            nodes = _walk(schema)
+            assert not [n for n in nodes if "title" in n and isinstance(n["title"], str)], tool.name
+            assert {"type": "null"} not in [choice for n in nodes for choice in n.get("anyOf", ())], tool.name
+            assert not [n for n in nodes if n.get("default", 0) is None], tool.name
+
+
+async def test_server_icon_and_cache_hints_on_the_2026_protocol() -> None:
+    async with connected(sandbox(), "auto") as client:
+        listed = await client.list_tools()
+        assert listed.cache_scope == "public" and (listed.ttl_ms or 0) >= 3600 * 1000
+        found = await client.call_tool("list-accelerators", {"name": QUEUE_MODULE_NAME})
+        accelerator = found.structured_content["accelerators"][0]["id"]
+        spec = await client.read_resource(f"iac://accelerators/{accelerator}")
+        assert spec.cache_scope == "private" and 0 < (spec.ttl_ms or 0) <= 5 * 60 * 1000
+        jobs_listing = await client.call_tool("list-jobs", {})
+        assert not jobs_listing.is_error, text_of(jobs_listing)
+
+
+async def test_get_job_bounds_its_output_and_links_the_whole_of_it(era: str) -> None:
+    async with connected(sandbox(), era) as client:
+        found = await client.call_tool("list-accelerators", {"name": QUEUE_MODULE_NAME})
+        accelerator = found.structured_content["accelerators"][0]["id"]
+        described = await client.call_tool("describe-accelerator", {"accelerator_id": accelerator})
+        params = example_arguments(described.structured_content["parameters_schema"])
+        planned = await client.call_tool("submit-job", {"accelerator_id": accelerator, "parameters": params})
+        job_id = planned.structured_content["job"]["id"]
+        small = await client.call_tool("get-job", {"job_id": job_id, "wait_seconds": 10, "max_output_chars": 120})
+        wide = await client.call_tool("get-job", {"job_id": job_id, "max_output_chars": 6000})
+        view = small.structured_content
+        assert view["succeeded"] and view["output_uri"] == f"iac://jobs/{job_id}/output", text_of(small)
+        whole = await client.read_resource(view["output_uri"])
+        output = whole.contents[0].text  # type: ignore[union-attr]
+        assert view["results"]["full_length"] == len(output) and view["results"]["truncated"]
+        assert len(view["results"]["text"]) < 120 + 80  # the head, the tail and the marker saying what was left out
+        assert wide.structured_content["results"]["text"] == output and not wide.structured_content["results"]["truncated"]
+        links = [c for c in small.content if c.type == "resource_link"]
+        assert [(str(link.uri), link.mime_type, link.size) for link in links] == [
+            (view["output_uri"], "text/plain", len(output.encode()))
+        ]
+        listing = await client.call_tool("list-jobs", {"max_results": 5})
+        entry = next(j for j in listing.structured_content["jobs"] if j["id"] == job_id)
+        assert entry["outcome"] == "plan completed successfully" and "results" not in entry
+        assert listing.structured_content["next_step"]
+        assert json.dumps(view).count("null") == 0
