@@ -4,8 +4,8 @@ viewer cannot. The README's screenshot is taken here."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
