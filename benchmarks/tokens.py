@@ -70,7 +70,18 @@ async def measure() -> Table:
     table = Table(
         "tokens",
         "Token economy: tool result vs raw Genesys JSON (bytes; tokens ≈ chars/4)",
-        ["what", "raw JSON B", "text B", "structured B", "whole result B", "text / raw", "whole / raw", "≈ raw tokens", "≈ text tokens"],
+        [
+            "what",
+            "raw JSON B",
+            "text B",
+            "structured B",
+            "whole result B",
+            "text / raw",
+            "structured / raw",
+            "whole / raw",
+            "≈ raw tokens",
+            "≈ text tokens",
+        ],
     )
     with tempfile.TemporaryDirectory() as catalog:
         write_catalog(Path(catalog), 1, **LARGE)
@@ -84,19 +95,70 @@ async def measure() -> Table:
                 small_plan, _ = await _applied_job(client, small)
                 _, large_apply = await _applied_job(client, large)
                 rows: list[tuple[str, str, dict[str, Any], str, dict[str, str] | None]] = [
-                    ("list-accelerators (25 per page)", "list-accelerators", {"page_size": 25}, f"{API}/accelerators", {"pageSize": "25"}),
-                    ("describe-accelerator, small (Simple Queue)", "describe-accelerator", {"accelerator_id": small}, f"{API}/accelerators/{small}", None),
-                    (f"describe-accelerator, large ({LARGE['parameters']} params, {LARGE['pages']} pages)", "describe-accelerator", {"accelerator_id": large}, f"{API}/accelerators/{large}", None),
-                    ("get-job, small dry run", "get-job", {"job_id": small_plan}, f"{API}/jobs/{small_plan}", {"details": "true"}),
-                    (f"get-job, long output (apply of {LARGE['entities']} resources)", "get-job", {"job_id": large_apply}, f"{API}/jobs/{large_apply}", {"details": "true"}),
-                    ("list-jobs (10)", "list-jobs", {"max_results": 10}, f"{API}/jobs", {"maxResults": "10", "includeErrors": "true"}),
+                    (
+                        "list-accelerators (25 per page)",
+                        "list-accelerators",
+                        {"page_size": 25},
+                        f"{API}/accelerators",
+                        {"pageSize": "25"},
+                    ),
+                    (
+                        "describe-accelerator, small (Simple Queue)",
+                        "describe-accelerator",
+                        {"accelerator_id": small},
+                        f"{API}/accelerators/{small}",
+                        None,
+                    ),
+                    (
+                        f"describe-accelerator, large ({LARGE['parameters']} params, {LARGE['pages']} pages)",
+                        "describe-accelerator",
+                        {"accelerator_id": large},
+                        f"{API}/accelerators/{large}",
+                        None,
+                    ),
+                    (
+                        "get-job, small dry run",
+                        "get-job",
+                        {"job_id": small_plan},
+                        f"{API}/jobs/{small_plan}",
+                        {"details": "true"},
+                    ),
+                    (
+                        f"get-job, long output (apply of {LARGE['entities']} resources)",
+                        "get-job",
+                        {"job_id": large_apply},
+                        f"{API}/jobs/{large_apply}",
+                        {"details": "true"},
+                    ),
+                    (
+                        "list-jobs (10)",
+                        "list-jobs",
+                        {"max_results": 10},
+                        f"{API}/jobs",
+                        {"maxResults": "10", "includeErrors": "true"},
+                    ),
                 ]
                 for label, tool, arguments, path, params in rows:
                     raw = await _raw(http, path, params)
                     text, structured, whole = sizes(await _call(client, tool, arguments))
-                    table.rows.append([label, raw, text, structured, whole, f"{text / raw:.3f}", f"{whole / raw:.2f}", tokens(raw), tokens(text)])
-                listed = (await client.list_tools()).model_dump_json(by_alias=True, exclude_none=True)
-                table.rows.append(["tools/list (all 5 tools, schemas included)", "", "", "", len(listed.encode()), "", "", "", tokens(len(listed))])
+                    table.rows.append(
+                        [
+                            label,
+                            raw,
+                            text,
+                            structured,
+                            whole,
+                            f"{text / raw:.3f}",
+                            f"{structured / raw:.2f}",
+                            f"{whole / raw:.2f}",
+                            tokens(raw),
+                            tokens(text),
+                        ]
+                    )
+                tools = await client.list_tools()
+                listed = tools.model_dump_json(by_alias=True, exclude_none=True)
+                label = f"tools/list (all {len(tools.tools)} tools, schemas included)"
+                table.rows.append([label, "", "", "", len(listed.encode()), "", "", "", "", tokens(len(listed))])
     table.notes += [
         "text B: the text content a model reads; structured B: `structuredContent` as compact JSON; whole result B: "
         "the full CallToolResult as JSON (a client that forwards both pays for both).",
