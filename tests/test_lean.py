@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from servers import ERAS, QUEUE_MODULE_NAME, connected, sandbox, text_of
+from servers import ERAS, QUEUE_MODULE_NAME, accept_consent, connected, sandbox, text_of
 
 from iac_mcp.demo import example_arguments
 from iac_mcp.server.tools.common import ICONS, compact_schema, lean_content
@@ -130,3 +130,35 @@ async def test_get_job_bounds_its_output_and_links_the_whole_of_it(era: str) -> 
         assert entry["outcome"] == "plan completed successfully" and "results" not in entry
         assert listing.structured_content["next_step"]
         assert json.dumps(view).count("null") == 0
+
+
+def _next_step(content: dict[str, Any]) -> str:
+    """Where a result says what to do next: on itself, or on the job it carries."""
+    step = content.get("next_step") or (content.get("job") or {}).get("next_step")
+    assert isinstance(step, str) and step, f"no next step in {sorted(content)}"
+    return step
+
+
+async def test_the_whole_flow_runs_on_structured_content_alone(era: str) -> None:
+    """Claude Code, VS Code and pydantic-ai hand the model only `structuredContent`: an agent that
+    never sees the text must still find, plan, apply and report."""
+    async with connected(sandbox(), era, elicitation_callback=accept_consent) as client:
+
+        async def call(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+            result = await client.call_tool(tool, arguments)
+            assert not result.is_error and result.structured_content is not None, tool
+            _next_step(result.structured_content)
+            return result.structured_content
+
+        found = await call("list-accelerators", {"name": QUEUE_MODULE_NAME})
+        accelerator = found["accelerators"][0]["id"]
+        described = await call("describe-accelerator", {"accelerator_id": accelerator})
+        arguments = {"accelerator_id": accelerator, "parameters": example_arguments(described["parameters_schema"])}
+        planned = await call("submit-job", arguments)
+        plan = await call("get-job", {"job_id": planned["job"]["id"], "wait_seconds": 10})
+        assert plan["terminal"] and plan["succeeded"] and "plan" in plan["outcome"]
+        applied = await call("submit-job", {**arguments, "dry_run": False, "plan_token": planned["plan_token"]})
+        assert applied["consent"] == "accepted" and applied["org"]["name"] == "default"
+        done = await call("get-job", {"job_id": applied["job"]["id"], "wait_seconds": 10})
+    assert done["succeeded"] and done["outcome"] == "applied successfully"
+    assert "Report" in _next_step(done)

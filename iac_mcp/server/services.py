@@ -106,6 +106,8 @@ class JobSecrets:
         return self._jobs.get(job_id)
 
 
+RECORDED_JOBS = 4096
+"""How many jobs' final statuses a reader remembers having written (beyond that, one more UPDATE)."""
 LAST_READ_SECONDS = 5.0
 """What a wait leaves of the call's time limit for its last read and the spec it masks with."""
 
@@ -124,6 +126,8 @@ class JobReader:
         self._secrets = secrets
         self._ledger = ledger
         self._org = org_key
+        self._recorded: OrderedDict[str, str] = OrderedDict()
+        """Terminal statuses this process already wrote onto the audit trail, by job."""
 
     async def get(self, job_id: str, *, details: bool) -> InfrastructureascodeJob:
         """The job, masked; a final status is written onto its audit records when it is ours."""
@@ -158,8 +162,11 @@ class JobReader:
             delay = min(delay * 1.5, 5.0)
 
     async def _finished(self, job: InfrastructureascodeJob) -> InfrastructureascodeJob:
-        if job.is_terminal and job.status:
+        if job.is_terminal and job.status and self._recorded.get(job.id) != job.status:
             await self._ledger.record_job_status(self._org, job.id, job.status)
+            self._recorded[job.id] = job.status  # a terminal status is final: later reads write nothing
+            while len(self._recorded) > RECORDED_JOBS:
+                self._recorded.popitem(last=False)
         return await self.masked(job)
 
     async def list(self, **filters: Any) -> list[InfrastructureascodeJob]:
