@@ -174,7 +174,7 @@ async def test_only_http_and_https_links_survive(era: str, hostile_catalogue: Pa
         _, described = await _calls(client)
     d = described.structured_content
     assert d is not None
-    assert [p["help_url"] for p in d["parameters"]] == [None, "https://help.example/queues", None]
+    assert [p.get("help_url") for p in d["parameters"]] == [None, "https://help.example/queues", None]
     assert d["documentation"] == [
         {"description": "Hidden", "url": "https://docs.example/ok"},
         {"description": "Module source", "url": "https://github.com/example/evil-module"},

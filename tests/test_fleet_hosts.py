@@ -372,7 +372,7 @@ async def _followed(driver: Driver, flow: Flow, job_id: str) -> CallToolResult:
         read = await driver.call(flow, "get-job", {"job_id": job_id, "wait_seconds": 30})
         if read.is_error or read.structured_content["terminal"]:
             return read
-        await anyio.sleep(read.structured_content["poll_after_seconds"] or 1)
+        await anyio.sleep(read.structured_content.get("poll_after_seconds") or 1)
 
 
 async def _steps(driver: Driver, flow: Flow) -> str:

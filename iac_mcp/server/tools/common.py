@@ -3,6 +3,7 @@ and the one place that keeps schemas and structured results lean."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import inspect
 import json
@@ -36,7 +37,8 @@ ICON_SVG = (
     "<path fill='#f51' d='M1 1h6v1.5H1zm0 2.3h6v1.5H1zm0 2.2h6V7H1z'/></svg>"
 )
 """Three stacked layers, infrastructure as code, in Genesys orange: the server's and every tool's icon."""
-ICONS = [Icon(src="data:image/svg+xml," + ICON_SVG.replace("#", "%23").replace("<", "%3C").replace(">", "%3E"))]
+ICONS = [Icon(src="data:image/svg+xml;base64," + base64.b64encode(ICON_SVG.encode()).decode("ascii"), mime_type="image/svg+xml")]
+"""Base64, so the data URI is a valid URI (quotes and spaces are not): conformance checks the format."""
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=True)
 """Destructive and idempotent hints mean something only when a tool is not read-only (MCP spec)."""
