@@ -83,6 +83,7 @@ CLEAR_ERRORS = {
 }
 """What a flow whose real run was cut may be told instead of a job, each with a next step."""
 ALREADY_BACKED = "already backed the real run "
+RATE_LIMITED = "Genesys is rate-limiting this client"
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,9 @@ class Fleet:
             "IAC_MCP_HTTP_TOKENS": self.secrets.bearer_token,
             "IAC_MCP_DATABASE_URL": self.database_url,
             "IAC_MCP_CONSENT": "plan-token",
+            # One bearer token is one caller here, a bot running all 100 flows: its operator lets it wait
+            # for as many jobs at once (the default, 4, suits a person's client).
+            "IAC_MCP_WAITS_PER_CALLER": str(FLOWS),
             "SSL_CERT_FILE": str(self.tls.ca),
             **extra,
         }
@@ -370,6 +374,9 @@ async def _followed(driver: Driver, flow: Flow, job_id: str) -> CallToolResult:
     caller, and a caller's concurrent waits are capped per replica (the rest are read once)."""
     while True:
         read = await driver.call(flow, "get-job", {"job_id": job_id, "wait_seconds": 30})
+        if read.is_error and RATE_LIMITED in text_of(read):
+            await anyio.sleep(1)  # the next step it names: wait, then try again
+            continue
         if read.is_error or read.structured_content["terminal"]:
             return read
         await anyio.sleep(read.structured_content.get("poll_after_seconds") or 1)
