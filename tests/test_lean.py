@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from mcp.types import ElicitResult
 from servers import ERAS, QUEUE_MODULE_NAME, accept_consent, connected, sandbox, text_of
 
 from iac_mcp.demo import example_arguments
@@ -162,3 +163,20 @@ async def test_the_whole_flow_runs_on_structured_content_alone(era: str) -> None
         done = await call("get-job", {"job_id": applied["job"]["id"], "wait_seconds": 10})
     assert done["succeeded"] and done["outcome"] == "applied successfully"
     assert "Report" in _next_step(done)
+
+
+async def test_a_declined_real_run_says_what_next_in_its_structured_content() -> None:
+    async def decline(context: Any, params: Any) -> Any:
+        return ElicitResult(action="decline")
+
+    async with connected(sandbox(), "auto", elicitation_callback=decline) as client:
+        listing = await client.call_tool("list-accelerators", {"name": QUEUE_MODULE_NAME})
+        accelerator = listing.structured_content["accelerators"][0]["id"]  # type: ignore[index]
+        described = await client.call_tool("describe-accelerator", {"accelerator_id": accelerator})
+        arguments = {"accelerator_id": accelerator, "parameters": example_arguments(described.structured_content["parameters_schema"])}  # type: ignore[index]
+        planned = await client.call_tool("submit-job", arguments)
+        token = planned.structured_content["plan_token"]  # type: ignore[index]
+        declined = await client.call_tool("submit-job", {**arguments, "dry_run": False, "plan_token": token})
+    content = declined.structured_content
+    assert content is not None and content["submitted"] is False and content["consent"] == "declined"
+    assert "do not resubmit" in _next_step(content)

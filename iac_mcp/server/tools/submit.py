@@ -97,6 +97,9 @@ class ApprovalView(BaseModel):
     next_step: str | None = None
 
 
+DECLINED_NEXT_STEP = "Ask the user what to change; do not resubmit without their consent."
+
+
 class SubmitResult(BaseModel):
     """A submitted job (or why none was submitted) and what to do next."""
 
@@ -116,6 +119,7 @@ class SubmitResult(BaseModel):
     )
     note: str | None = Field(default=None, description="Anything unusual about the submission.")
     approval: ApprovalView | None = Field(default=None, description="Under an approval policy: the approval and its link.")
+    next_step: str | None = Field(default=None, description="When nothing was submitted: what to do (else the job's).")
     org: OrgView | None = None
 
 
@@ -645,6 +649,7 @@ async def submit_job(
             consent=verdict,
             approval=approval,
             note=f"Nothing was submitted: the real run is {approval.reason}.",
+            next_step=approval.next_step,
         )
         text = (
             f"Nothing was submitted: the real run of {accelerator_id} needs an approval ({approval.policy} policy): "
@@ -659,11 +664,11 @@ async def submit_job(
             defaults_applied=defaults,
             consent=verdict,
             note=f"The user {verdict} the real run: nothing was submitted.",
+            next_step=DECLINED_NEXT_STEP,
         )
         return structured(
             result,
-            f"Nothing was submitted: the user {verdict} the real run of {accelerator_id}. "
-            "Ask them what to change; do not resubmit without their consent.",
+            f"Nothing was submitted: the user {verdict} the real run of {accelerator_id}. {DECLINED_NEXT_STEP}",
             submission.org,
         )
 
