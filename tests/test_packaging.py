@@ -7,6 +7,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from servers import CLEAN_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +35,7 @@ anyio.run(main)
 """
 
 
+@pytest.mark.slow
 def test_the_installed_wheel_serves_prompts_catalogue_and_instructions(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path / "dist")],

@@ -63,7 +63,7 @@ DECLARED = {
 TIMEOUT = 300
 """Seconds any one install step may take (uvx, pipx and pip resolve dependencies from PyPI)."""
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # builds and installs the artefacts: about 90 s
 
 
 # --- helpers -------------------------------------------------------------------------------------
