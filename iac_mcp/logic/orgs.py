@@ -25,8 +25,13 @@ class OrgView(BaseModel):
     api_base: str
 
 
+def org_named(org: OrgView) -> str:
+    """The org as people tell it apart: `dev (Development (Dublin), https://api.mypurecloud.ie)`."""
+    return f"{org.name} ({org.label}, {org.api_base})"
+
+
 def org_line(org: OrgView) -> str:
-    return f"Org: {org.name} ({org.label}, {org.api_base})"
+    return f"Org: {org_named(org)}"
 
 
 def org_specific(parameters: Mapping[str, str]) -> list[str]:

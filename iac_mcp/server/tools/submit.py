@@ -45,7 +45,7 @@ from iac_mcp.logic.approvals import Approver
 from iac_mcp.logic.consent import PlanFacts, consent_question
 from iac_mcp.logic.forms import ParameterForm, form_from_spec, validate_parameters, wire_parameters
 from iac_mcp.logic.jobs import JobView, job_view, render_job
-from iac_mcp.logic.orgs import OrgView, org_line
+from iac_mcp.logic.orgs import OrgView, org_named
 from iac_mcp.logic.plan_token import PlanTokenError, canonical_parameters_hash, issue_plan_token, verify_plan_token
 from iac_mcp.logic.redaction import MASK
 from iac_mcp.logic.terraform import parse_terraform_output
@@ -283,7 +283,7 @@ def _plan_facts(submission: Submission) -> PlanFacts:
 def question_for(submission: Submission) -> str:
     """What the user sees: the org, the plan's summary, the accelerator, the masked parameters."""
     return consent_question(
-        org=org_line(submission.org.view).removeprefix("Org: "),
+        org=org_named(submission.org.view),
         accelerator_name=submission.spec.name or submission.spec.id,
         accelerator_id=submission.spec.id,
         parameters=submission.masked_parameters(),
@@ -336,7 +336,7 @@ def _approved(gate: Gate) -> ConsentNotAsked:
 def _link_message(submission: Submission) -> str:
     return (
         f"A named person must approve this real run of {submission.spec.name or submission.spec.id} in "
-        f"{org_line(submission.org.view).removeprefix('Org: ')}: open the link, sign in with Genesys and approve it, "
+        f"{org_named(submission.org.view)}: open the link, sign in with Genesys and approve it, "
         f"or send it to someone who can; then call {ToolName.SUBMIT_JOB} again with the same plan_token."
     )
 
