@@ -17,7 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field, create_model
 
-from iac_mcp.genesys.models import InfrastructureascodeJob
+from iac_mcp.genesys.models import InfrastructureascodeJob, scalar_text
 from iac_mcp.ledger import AuditRecord
 from iac_mcp.logic.forms import form_from_spec
 from iac_mcp.logic.orgs import OrgView, PlanSide, org_specific, plan_differences, plan_side
@@ -193,9 +193,18 @@ def _side(org: Org, job: InfrastructureascodeJob) -> PlanSide:
 
 
 def _strings(parameters: Any) -> dict[str, str]:
+    """Parameter values in their wire form (`scalar_text`), as submit-job's checks will read them."""
     if not isinstance(parameters, dict):
         raise ToolError('`parameters` must be an object of parameter names to values, e.g. {"integration_id": "..."}.')
-    return {str(name): str(value).lower() if isinstance(value, bool) else str(value) for name, value in parameters.items()}
+    wire: dict[str, str] = {}
+    for name, value in parameters.items():
+        try:
+            text = scalar_text(value)
+        except ValueError:
+            raise ToolError(f"Parameter {plain(str(name))[:64]!r} must be a string, number or boolean.") from None
+        if text is not None:
+            wire[str(name)] = text
+    return wire
 
 
 def _render(result: PromotionResult) -> str:

@@ -595,11 +595,16 @@ async def planned(
     to mask its output. Raises a `ToolError` naming every problem, or an unknown outcome."""
     state = services(ctx)
     submission = await check_submission(ctx, accelerator_id, parameters, True, None, org)
-    outcome = await _send(state, submission, "not-needed")
+    return submission, _created_job(submission, await _send(state, submission, "not-needed"))
+
+
+def _created_job(submission: Submission, outcome: SubmitOutcome) -> InfrastructureascodeJob:
+    """The job a submission created (its sensitive values kept to mask its output), or the
+    unknown outcome as the error that says how to check."""
     if isinstance(outcome, Unknown):
         raise _unknown(submission, outcome)
     submission.org.secrets.add(outcome.job.id, submission.sensitive_values())
-    return submission, outcome.job
+    return outcome.job
 
 
 SUBMIT_JOB_TEXT = f"""\
@@ -680,10 +685,7 @@ async def submit_job(
             outcome = await _send(state, submission, verdict, approvers=approvers)
     else:
         outcome = await _send(state, submission, verdict)
-    if isinstance(outcome, Unknown):
-        raise _unknown(submission, outcome)
-    job = outcome.job
-    submission.org.secrets.add(job.id, submission.sensitive_values())
+    job = _created_job(submission, outcome)
     note = None
     if isinstance(outcome, Found):
         note = "The answer was lost or unreadable, so the job was found in the history instead of being resent."
