@@ -1,5 +1,11 @@
-"""Start-up: from spawning `iac-mcp serve --sandbox` to the first `tools/list` answer over
-stdio, and the server process's peak memory (VmHWM) after serving a whole flow.
+"""Start-up: from spawning a server over stdio to its first `tools/list` answer, beside a
+minimal `MCPServer` with one tool spawned the same way (issue 16: at most 1.10 × it), and
+the server process's memory after serving a whole flow.
+
+`iac-mcp serve` runs as a user runs it, against a Genesys that is another server (the
+sandbox over real HTTP), and as the demo runs it, with the sandbox embedded (`--sandbox`).
+Within each round every side is spawned once, the order reversed every other round, so
+that machine noise hits all sides alike; the figures are medians over the rounds.
 """
 
 from __future__ import annotations
@@ -7,52 +13,135 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 from mcp import Client, StdioServerParameters
 
-from benchmarks.common import Table, child_pid, rss_kib
+from benchmarks.common import Table, child_pid, rss_kib, sandbox_app, upstream_env
+from iac_mcp.sandbox.serve import running_sandbox
 
-COMMAND = ["-m", "iac_mcp", "serve", "--sandbox", "--job-duration", "0", "--log-level", "WARNING", "--consent", "plan-token"]
+SERVE = ["-m", "iac_mcp", "serve", "--log-level", "WARNING"]
+EMBEDDED = [*SERVE, "--sandbox", "--job-duration", "0", "--consent", "plan-token"]
+MINIMAL = Path(__file__).with_name("minimal_server.py")
+ERAS = (("auto", "2026-07-28 (mode=auto)"), ("legacy", "2025-11-25 handshake (mode=legacy)"))
+NOT_MEASURED = "—"
+SETTINGS_PREFIXES = ("GENESYSCLOUD_", "IAC_MCP_")
 
 
-async def _one(era: str) -> tuple[float, float, int, int]:
-    """(seconds to the first tools/list answer, seconds to a finished flow, RSS KiB, peak RSS KiB)."""
+@dataclass(frozen=True)
+class Side:
+    """One server to spawn: how, and whether it can serve the agent flow."""
+
+    label: str
+    args: list[str]
+    marker: str
+    """A piece of its command line, to find its process."""
+    env: dict[str, str] | None = None
+    """Variables over mcp's default environment for stdio servers (which every side gets)."""
+    flows: bool = True
+
+
+@dataclass(frozen=True)
+class Sample:
+    listed: float
+    listed_rss: int
+    flowed: float | None = None
+    flowed_rss: int | None = None
+    peak_rss: int | None = None
+
+
+async def _spawn(side: Side, era: str) -> Sample:
+    """Spawn `side`, time its first tools/list answer, then (if it can) a whole flow."""
     from http_support import run_flow
 
     started = time.perf_counter()
-    async with Client(StdioServerParameters(command=sys.executable, args=COMMAND), mode=era) as client:
+    parameters = StdioServerParameters(command=sys.executable, args=side.args, env=side.env)
+    async with Client(parameters, mode=era) as client:
         await client.list_tools()
-        first = time.perf_counter() - started
+        listed = time.perf_counter() - started
+        pid = child_pid(side.marker)
+        listed_rss = rss_kib(pid)
+        if not side.flows:
+            return Sample(listed, listed_rss)
         await run_flow(client)
-        flow = time.perf_counter() - started
-        pid = child_pid("iac_mcp serve")
-        return first, flow, rss_kib(pid), rss_kib(pid, "VmHWM")
+        return Sample(listed, listed_rss, time.perf_counter() - started, rss_kib(pid), rss_kib(pid, "VmHWM"))
+
+
+def _settings_only(env: dict[str, str]) -> dict[str, str]:
+    """The variables that configure iac-mcp: the rest of this process's environment (such as
+    PYTHONDONTWRITEBYTECODE) would make this side spawn unlike the others."""
+    return {k: v for k, v in env.items() if k.startswith(SETTINGS_PREFIXES)}
+
+
+def _median_ms(values: list[float | None]) -> float | str:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) * 1000 if known else NOT_MEASURED
+
+
+def _median_mib(values: list[int | None]) -> float | str:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) / 1024 if known else NOT_MEASURED
 
 
 async def measure(repeats: int) -> Table:
+    app = sandbox_app()
+    with running_sandbox(app=app) as url:
+        sides = [
+            Side("minimal MCPServer, one tool", [str(MINIMAL)], MINIMAL.name, flows=False),
+            Side("iac-mcp serve, Genesys over HTTP", SERVE, "iac_mcp serve", env=_settings_only(upstream_env(app, url))),
+            Side("iac-mcp serve --sandbox (embedded)", EMBEDDED, "iac_mcp serve"),
+        ]
+        samples: dict[tuple[str, str], list[Sample]] = {(era, side.label): [] for era, _ in ERAS for side in sides}
+        for round_ in range(repeats):
+            for era, _ in ERAS:
+                for side in sides if round_ % 2 == 0 else sides[::-1]:
+                    samples[era, side.label].append(await _spawn(side, era))
+
     table = Table(
         "startup",
-        f"Start-up over stdio: spawn to first tools/list answer (median of {repeats} spawns)",
-        ["protocol", "spawn → tools/list ms", "spawn → flow done ms", "RSS after flow MiB", "peak RSS (VmHWM) MiB"],
+        f"Start-up over stdio: spawn to first tools/list answer, beside a minimal MCPServer (median of {repeats} spawns)",
+        [
+            "protocol",
+            "server",
+            "spawn → tools/list ms",
+            "× minimal",
+            "RSS at tools/list MiB",
+            "spawn → flow done ms",
+            "RSS after flow MiB",
+            "peak RSS (VmHWM) MiB",
+        ],
     )
-    for era, label in (("auto", "2026-07-28 (mode=auto)"), ("legacy", "2025-11-25 handshake (mode=legacy)")):
-        runs = [await _one(era) for _ in range(repeats)]
-        table.rows.append(
-            [
-                label,
-                statistics.median(r[0] for r in runs) * 1000,
-                statistics.median(r[1] for r in runs) * 1000,
-                statistics.median(r[2] for r in runs) / 1024,
-                statistics.median(r[3] for r in runs) / 1024,
-            ]
-        )
+    for era, era_label in ERAS:
+        baseline = statistics.median(s.listed for s in samples[era, sides[0].label])
+        for side in sides:
+            runs = samples[era, side.label]
+            listed = statistics.median(s.listed for s in runs)
+            table.rows.append(
+                [
+                    era_label,
+                    side.label,
+                    listed * 1000,
+                    listed / baseline,
+                    statistics.median(s.listed_rss for s in runs) / 1024,
+                    _median_ms([s.flowed for s in runs]),
+                    _median_mib([s.flowed_rss for s in runs]),
+                    _median_mib([s.peak_rss for s in runs]),
+                ]
+            )
+    python = sys.executable.rsplit("/", 1)[-1]
     table.notes += [
-        f"`{sys.executable.rsplit('/', 1)[-1]} {' '.join(COMMAND)}`, spawned by mcp's stdio client; the sandbox runs inside the server process.",
-        "The flow is the whole agent flow (list, describe, dry run, wait, apply with the plan token, wait).",
+        f"Spawned by mcp's stdio client, in turn, the order reversed every other round: `{python} benchmarks/{MINIMAL.name}`, "
+        f"`{python} {' '.join(SERVE)}` with the GENESYSCLOUD_* variables naming a sandbox served over HTTP by the benchmark "
+        f"process (one ledger for all spawns, as a user's), and `{python} {' '.join(EMBEDDED)}`.",
+        "× minimal: this row's median over the minimal server's, in the same protocol era (the goal is ≤ 1.10).",
+        "mcp itself imports starlette and uvicorn (`import mcp` does), so the minimal server pays for them as well.",
+        "The flow is the whole agent flow (list, describe, dry run, wait, apply with the plan token, wait); "
+        "the minimal server has none.",
     ]
     return table
 
 
 def run(quick: bool) -> Table:
-    return anyio.run(measure, 2 if quick else 7)
+    return anyio.run(measure, 2 if quick else 9)
