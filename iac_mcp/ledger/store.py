@@ -1,7 +1,9 @@
 """The ledger: the server's own durable state, shared by every worker and replica.
 
-One code path for SQLite (the embedded default) and PostgreSQL (fleets), through
-SQLAlchemy's async Core. Every write that guards a submission is one insert-if-absent on a
+One code path for SQLite (the embedded default) and PostgreSQL (fleets): every operation is
+one unit of SQLAlchemy Core work on a connection, run whole in a worker thread on SQLite (one
+thread hop, where aiosqlite takes one per statement, fetch and cursor) and through asyncpg on
+PostgreSQL. Every write that guards a submission is one insert-if-absent on a
 primary key (`INSERT … ON CONFLICT DO NOTHING`), never a read then a write, so that of two
 processes racing for one plan or one job exactly one wins; the losers read the winner's row.
 """
@@ -11,19 +13,21 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from iac_mcp.ledger import schema
 from iac_mcp.ledger.records import OUTCOMES, Attempt, AuditRecord, PlanRecord, PlanState, PlanUse, require_aware
@@ -49,6 +53,11 @@ PLAN_RETRIES = 10
 """How often `consume_plan` looks again when the plan is released between its insert and its read."""
 
 
+T = TypeVar("T")
+Work = Callable[[sa.Connection], T]
+"""One unit of ledger work: statements on one connection, in one transaction when it writes."""
+
+
 def _epoch(moment: datetime) -> float:
     return moment.timestamp()
 
@@ -60,9 +69,11 @@ def _moment(epoch: float) -> datetime:
 class Ledger:
     """Consumed plans, attempts, claims, the submitter identity, approvals and the audit trail."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: sa.Engine | AsyncEngine, url: URL) -> None:
         self._engine = engine
-        self.url_for_display = display_url(engine.url)
+        self.url_for_display = display_url(url)
+        self._submitters: dict[str, str] = {}
+        """Identities already stored: the first one kept for an org is never replaced."""
 
     def __repr__(self) -> str:
         return f"Ledger({self.url_for_display!r})"
@@ -82,33 +93,48 @@ class Ledger:
                 raise LedgerConfigError(
                     f"The ledger's directory {directory} cannot be created ({error.strerror}): check {DATABASE_URL_ENV}."
                 ) from None
-            engine = create_async_engine(parsed, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            engine: sa.Engine | AsyncEngine = sa.create_engine(
+                parsed.set(drivername="sqlite"), connect_args={"timeout": SQLITE_BUSY_MS / 1000}
+            )
+            event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_async_engine(parsed, pool_pre_ping=True, connect_args={"timeout": CONNECT_TIMEOUT_S})
-        ledger = cls(engine)
+        ledger = cls(engine, parsed)
         try:
-            await ledger._migrate()
+            await ledger._run(ledger._migrate)
         except (DBAPIError, OSError) as error:
-            await engine.dispose()
+            await ledger.aclose()
             raise LedgerConfigError(
                 f"The ledger at {ledger.url_for_display} cannot be opened ({_reason(error, parsed)}): check "
                 f"{DATABASE_URL_ENV} and that the database is reachable."
             ) from None
         except BaseException:
-            await engine.dispose()
+            await ledger.aclose()
             raise
         return ledger
 
     async def aclose(self) -> None:
-        await self._engine.dispose()
+        if isinstance(self._engine, AsyncEngine):
+            await self._engine.dispose()
+        else:
+            self._engine.dispose()
 
-    async def _migrate(self) -> None:
+    async def _run(self, work: Work[T], *, write: bool = False) -> T:
+        """Run one unit of work, in a transaction when it writes (committed when it returns)."""
+        if isinstance(self._engine, AsyncEngine):
+            async with self._engine.begin() if write else self._engine.connect() as db:
+                return await db.run_sync(work)
+        return await anyio.to_thread.run_sync(_unit, self._engine, work, write)
+
+    async def _write(self, work: Work[T]) -> T:
+        return await self._run(work, write=True)
+
+    def _migrate(self, connection: sa.Connection) -> None:
         """Create, check or upgrade the schema, one process at a time."""
-        async with self._schema_lock() as db:
-            found = await db.run_sync(schema.installed_version)
+        with _schema_lock(connection) as db:
+            found = schema.installed_version(db)
             if found is None:
-                await db.run_sync(schema.create)
+                schema.create(db)
                 log.info("Created the ledger's schema (version %d) at %s", schema.SCHEMA_VERSION, self.url_for_display)
             elif found > schema.SCHEMA_VERSION:
                 raise LedgerConfigError(
@@ -117,7 +143,7 @@ class Ledger:
                 )
             elif found < schema.SCHEMA_VERSION:
                 try:
-                    await db.run_sync(schema.upgrade, found)
+                    schema.upgrade(db, found)
                 except LookupError:
                     raise LedgerConfigError(
                         f"The ledger at {self.url_for_display} has schema version {found}, which this release cannot "
@@ -125,40 +151,28 @@ class Ledger:
                     ) from None
                 log.info("Upgraded the ledger at %s from version %d to %d", self.url_for_display, found, schema.SCHEMA_VERSION)
 
-    @asynccontextmanager
-    async def _schema_lock(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction that holds the database's schema lock: workers starting together on a
-        fresh database would otherwise race to create the same tables."""
-        if self._engine.dialect.name != "sqlite":
-            async with self._engine.begin() as db:
-                await db.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
-                yield db
-            return
-        # The sqlite3 module does not begin a transaction before DDL: take the write lock by hand.
-        async with self._engine.connect() as connection:
-            db = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await db.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                await db.exec_driver_sql("ROLLBACK")
-                raise
-            await db.exec_driver_sql("COMMIT")
-
     # --- Identity ---------------------------------------------------------------------
 
     async def submitter(self, org: str) -> str | None:
         """The Genesys identity our submissions to `org` carry, once one answer told us."""
-        async with self._engine.connect() as db:
-            query = sa.select(schema.submitters.c.submitter_id).where(schema.submitters.c.org == org)
-            value = (await db.execute(query)).scalar()
-        return str(value) if value is not None else None
+        if org not in self._submitters:
+            found = await self._run(lambda db: _stored_submitter(db, org))
+            if found is not None:
+                self._submitters[org] = found
+        return self._submitters.get(org)
 
     async def remember_submitter(self, org: str, submitter_id: str) -> str:
-        """Keep the first identity learned for `org`; returns the one stored (maybe another replica's)."""
-        async with self._engine.begin() as db:
-            await self._insert_if_absent(db, schema.submitters, org=org, submitter_id=submitter_id, learned_at=time.time())
-        return await self.submitter(org) or submitter_id
+        """Keep the first identity learned for `org`; returns the one stored (maybe another replica's).
+
+        Once stored it is final, so a process that knows it writes nothing more."""
+        if org not in self._submitters:
+
+            def remember(db: sa.Connection) -> str:
+                _insert_if_absent(db, schema.submitters, org=org, submitter_id=submitter_id, learned_at=time.time())
+                return _stored_submitter(db, org) or submitter_id
+
+            self._submitters[org] = await self._write(remember)
+        return self._submitters[org]
 
     # --- Plans ------------------------------------------------------------------------
 
@@ -172,10 +186,10 @@ class Ledger:
         """
         for _ in range(PLAN_RETRIES):
             now = time.time()
-            async with self._engine.begin() as db:
-                won = await self._insert_if_absent(
-                    db,
-                    schema.plans,
+            won = await self._write(
+                partial(
+                    _insert_if_absent,
+                    table=schema.plans,
                     org=org,
                     plan_job_id=plan_job_id,
                     state="sending",
@@ -185,6 +199,7 @@ class Ledger:
                     started_at=now,
                     updated_at=now,
                 )
+            )
             record = await self.plan_record(org, plan_job_id)
             if record is not None:
                 return PlanUse(consumed=won, record=record)
@@ -206,19 +221,16 @@ class Ledger:
         run in doubt or backed keeps its plan for good. True when this call released it.
         """
         plans = schema.plans.c
-        async with self._engine.begin() as db:
-            result = await db.execute(
-                sa.delete(schema.plans).where(
-                    plans.org == org, plans.plan_job_id == plan_job_id, plans.attempt_id == attempt_id, plans.state == "sending"
-                )
-            )
-        return bool(result.rowcount)
+        statement = sa.delete(schema.plans).where(
+            plans.org == org, plans.plan_job_id == plan_job_id, plans.attempt_id == attempt_id, plans.state == "sending"
+        )
+        return await self._write(lambda db: bool(db.execute(statement).rowcount))
 
     async def plan_record(self, org: str, plan_job_id: str) -> PlanRecord | None:
         """How the plan was used, or None while no real run was sent with it."""
         plans = schema.plans.c
-        async with self._engine.connect() as db:
-            row = (await db.execute(sa.select(schema.plans).where(plans.org == org, plans.plan_job_id == plan_job_id))).first()
+        query = sa.select(schema.plans).where(plans.org == org, plans.plan_job_id == plan_job_id)
+        row = await self._run(lambda db: db.execute(query).first())
         if row is None:
             return None
         state: PlanState = row.state
@@ -236,39 +248,33 @@ class Ledger:
     async def _set_plan(self, org: str, plan_job_id: str, attempt_id: str, states: tuple[str, ...], **values: Any) -> bool:
         """Move the holder's plan forward from one of `states`; a backed plan never moves back."""
         plans = schema.plans.c
-        async with self._engine.begin() as db:
-            result = await db.execute(
-                sa.update(schema.plans)
-                .where(
-                    plans.org == org, plans.plan_job_id == plan_job_id, plans.attempt_id == attempt_id, plans.state.in_(states)
-                )
-                .values(updated_at=time.time(), **values)
-            )
-        return bool(result.rowcount)
+        statement = (
+            sa.update(schema.plans)
+            .where(plans.org == org, plans.plan_job_id == plan_job_id, plans.attempt_id == attempt_id, plans.state.in_(states))
+            .values(updated_at=time.time(), **values)
+        )
+        return await self._write(lambda db: bool(db.execute(statement).rowcount))
 
     # --- Attempts and claims ----------------------------------------------------------
 
     async def begin_attempt(self, attempt: Attempt) -> None:
         """Record the attempt before its POST is sent, so that a crash leaves a trace."""
         require_aware("Attempt.started_at", attempt.started_at)
-        async with self._engine.begin() as db:
-            await db.execute(
-                sa.insert(schema.attempts).values(
-                    {field.name: getattr(attempt, field.name) for field in fields(attempt)}
-                    | {"started_at": _epoch(attempt.started_at)}
-                )
-            )
+        statement = sa.insert(schema.attempts).values(
+            {field.name: getattr(attempt, field.name) for field in fields(attempt)} | {"started_at": _epoch(attempt.started_at)}
+        )
+        await self._write(lambda db: db.execute(statement))
 
     async def finish_attempt(self, attempt_id: str, *, outcome: str, job_id: str | None, note: str | None = None) -> None:
         """Record how the attempt ended: created, found, unknown, refused or failed."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}, got {outcome!r}")
-        async with self._engine.begin() as db:
-            await db.execute(
-                sa.update(schema.attempts)
-                .where(schema.attempts.c.attempt_id == attempt_id)
-                .values(finished_at=time.time(), outcome=outcome, job_id=job_id, note=note)
-            )
+        statement = (
+            sa.update(schema.attempts)
+            .where(schema.attempts.c.attempt_id == attempt_id)
+            .values(finished_at=time.time(), outcome=outcome, job_id=job_id, note=note)
+        )
+        await self._write(lambda db: db.execute(statement))
 
     async def attempts_in_doubt(self, org: str) -> list[Attempt]:
         """Attempts that may have created a job nobody reported, newest first: those whose
@@ -283,8 +289,7 @@ class Ledger:
             )
             .order_by(rows.started_at.desc())
         )
-        async with self._engine.connect() as db:
-            found = (await db.execute(query)).all()
+        found = await self._run(lambda db: db.execute(query).all())
         return [
             Attempt(
                 **{field.name: getattr(row, field.name) for field in fields(Attempt)} | {"started_at": _moment(row.started_at)}
@@ -305,15 +310,15 @@ class Ledger:
             rows.attempt_id != attempt_id,
             rows.started_at >= since,
         )
-        async with self._engine.connect() as db:
-            return int((await db.execute(query)).scalar() or 0)
+        count: int | None = await self._run(lambda db: db.execute(query).scalar())
+        return count or 0
 
     async def claim_job(self, org: str, job_id: str, *, attempt_id: str) -> bool:
         """True for the one attempt that claims the job; False for every other, in any process."""
-        async with self._engine.begin() as db:
-            return await self._insert_if_absent(
-                db, schema.claims, org=org, job_id=job_id, attempt_id=attempt_id, claimed_at=time.time()
-            )
+        claimed_at = time.time()
+        return await self._write(
+            lambda db: _insert_if_absent(db, schema.claims, org=org, job_id=job_id, attempt_id=attempt_id, claimed_at=claimed_at)
+        )
 
     async def claimed(self, org: str, job_ids: Iterable[str]) -> set[str]:
         """Which of these jobs some attempt already claimed."""
@@ -321,26 +326,22 @@ class Ledger:
         if not ids:
             return set()
         claims = schema.claims.c
-        async with self._engine.connect() as db:
-            rows = await db.execute(sa.select(claims.job_id).where(claims.org == org, claims.job_id.in_(ids)))
-        return {str(row[0]) for row in rows}
+        query = sa.select(claims.job_id).where(claims.org == org, claims.job_id.in_(ids))
+        return await self._run(lambda db: {str(row[0]) for row in db.execute(query)})
 
     # --- Audit ------------------------------------------------------------------------
 
     async def audit(self, record: AuditRecord) -> int:
         """Append the record (its `id` is ignored); returns the id it got."""
-        async with self._engine.begin() as db:
-            result = await db.execute(
-                sa.insert(schema.audit).values(
-                    {field.name: getattr(record, field.name) for field in fields(record) if field.name != "id"}
-                    | {
-                        "at": _epoch(record.at),
-                        "parameters": json.dumps(record.parameters, sort_keys=True, ensure_ascii=False),
-                        "approvers": _approvers_json(record.approvers),
-                    }
-                )
-            )
-        key = result.inserted_primary_key
+        statement = sa.insert(schema.audit).values(
+            {field.name: getattr(record, field.name) for field in fields(record) if field.name != "id"}
+            | {
+                "at": _epoch(record.at),
+                "parameters": json.dumps(record.parameters, sort_keys=True, ensure_ascii=False),
+                "approvers": _approvers_json(record.approvers),
+            }
+        )
+        key = await self._write(lambda db: db.execute(statement).inserted_primary_key)
         assert key is not None, "an INSERT of one row has a primary key"
         return int(key[0])
 
@@ -353,13 +354,12 @@ class Ledger:
         records changed.
         """
         rows = schema.audit.c
-        async with self._engine.begin() as db:
-            result = await db.execute(
-                sa.update(schema.audit)
-                .where(rows.org == org, rows.job_id == job_id, rows.kind == "outcome", rows.status.is_distinct_from(status))
-                .values(status=status)
-            )
-        return int(result.rowcount)
+        statement = (
+            sa.update(schema.audit)
+            .where(rows.org == org, rows.job_id == job_id, rows.kind == "outcome", rows.status.is_distinct_from(status))
+            .values(status=status)
+        )
+        return await self._write(lambda db: int(db.execute(statement).rowcount))
 
     async def recent_audit(self, *, since: datetime | None = None, limit: int = 50) -> list[AuditRecord]:
         """The newest records first, at most `limit` (1 to 10,000); a naive `since` is read as UTC."""
@@ -368,8 +368,7 @@ class Ledger:
         if since is not None:
             moment = since if since.tzinfo else since.replace(tzinfo=UTC)
             query = query.where(rows.at >= _epoch(moment))
-        async with self._engine.connect() as db:
-            found = (await db.execute(query)).all()
+        found = await self._run(lambda db: db.execute(query).all())
         return [_audit_record(row) for row in found]
 
     async def submission_of(self, org: str, job_id: str) -> AuditRecord | None:
@@ -381,8 +380,7 @@ class Ledger:
             .order_by(rows.id.desc())
             .limit(1)
         )
-        async with self._engine.connect() as db:
-            row = (await db.execute(query)).first()
+        row = await self._run(lambda db: db.execute(query).first())
         return None if row is None else _audit_record(row)
 
     # --- Approvals --------------------------------------------------------------------
@@ -390,8 +388,8 @@ class Ledger:
     async def open_approval(self, request: ApprovalRequest) -> ApprovalRequest:
         """Record the request unless its plan already has one; returns the plan's request (this
         one, or the one another caller or replica recorded first)."""
-        async with self._engine.begin() as db:
-            await self._insert_if_absent(
+        await self._write(
+            lambda db: _insert_if_absent(
                 db,
                 schema.approval_requests,
                 approval_id=request.approval_id,
@@ -406,6 +404,7 @@ class Ledger:
                 created_at=request.created_at,
                 expires_at=request.expires_at,
             )
+        )
         found = await self.approval_for_plan(request.org, request.plan_job_id)
         assert found is not None, "the request was just recorded, or another was"
         return found
@@ -419,8 +418,8 @@ class Ledger:
         return await self._approval_where(rows.org == org, rows.plan_job_id == plan_job_id)
 
     async def _approval_where(self, *where: sa.ColumnElement[bool]) -> ApprovalRequest | None:
-        async with self._engine.connect() as db:
-            row = (await db.execute(sa.select(schema.approval_requests).where(*where))).first()
+        query = sa.select(schema.approval_requests).where(*where)
+        row = await self._run(lambda db: db.execute(query).first())
         if row is None:
             return None
         details = json.loads(row.details)
@@ -448,8 +447,8 @@ class Ledger:
 
     async def decide(self, approval_id: str, decision: Decision) -> bool:
         """Record one person's decision; False when they already decided (in any process)."""
-        async with self._engine.begin() as db:
-            return await self._insert_if_absent(
+        return await self._write(
+            lambda db: _insert_if_absent(
                 db,
                 schema.approval_decisions,
                 approval_id=approval_id,
@@ -458,23 +457,53 @@ class Ledger:
                 verdict=decision.verdict,
                 decided_at=decision.at,
             )
+        )
 
     async def decisions(self, approval_id: str) -> list[Decision]:
         """The request's decisions, oldest first."""
         rows = schema.approval_decisions.c
         query = sa.select(schema.approval_decisions).where(rows.approval_id == approval_id).order_by(rows.decided_at)
-        async with self._engine.connect() as db:
-            found = (await db.execute(query)).all()
+        found = await self._run(lambda db: db.execute(query).all())
         return [Decision(Approver(row.approver_id, row.approver_name), row.verdict, row.decided_at) for row in found]
 
-    # --- Plumbing ---------------------------------------------------------------------
 
-    async def _insert_if_absent(self, db: AsyncConnection, table: sa.Table, **values: Any) -> bool:
-        """Insert the row unless its primary key exists; True when this call inserted it."""
-        dialect = sqlite if self._engine.dialect.name == "sqlite" else postgresql
-        statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
-        result = await db.execute(statement)
-        return bool(result.rowcount)
+# --- Plumbing -----------------------------------------------------------------------------
+
+
+def _unit(engine: sa.Engine, work: Work[T], write: bool) -> T:
+    with engine.begin() if write else engine.connect() as db:
+        return work(db)
+
+
+@contextmanager
+def _schema_lock(connection: sa.Connection) -> Iterator[sa.Connection]:
+    """A transaction that holds the database's schema lock: workers starting together on a
+    fresh database would otherwise race to create the same tables."""
+    if connection.dialect.name != "sqlite":
+        with connection.begin():
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+            yield connection
+        return
+    # The sqlite3 module does not begin a transaction before DDL: take the write lock by hand.
+    db = connection.execution_options(isolation_level="AUTOCOMMIT")
+    db.exec_driver_sql("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.exec_driver_sql("ROLLBACK")
+        raise
+    db.exec_driver_sql("COMMIT")
+
+
+def _insert_if_absent(db: sa.Connection, table: sa.Table, **values: Any) -> bool:
+    """Insert the row unless its primary key exists; True when this call inserted it."""
+    dialect = sqlite if db.dialect.name == "sqlite" else postgresql
+    return bool(db.execute(dialect.insert(table).values(**values).on_conflict_do_nothing()).rowcount)
+
+
+def _stored_submitter(db: sa.Connection, org: str) -> str | None:
+    value = db.execute(sa.select(schema.submitters.c.submitter_id).where(schema.submitters.c.org == org)).scalar()
+    return str(value) if value is not None else None
 
 
 def _details(request: ApprovalRequest) -> dict[str, Any]:
