@@ -38,42 +38,54 @@ class SpecCache:
     """Accelerator specs for a few minutes, so describe → submit → get-job fetch each once.
 
     Specs change only when Genesys publishes a new module version; a short TTL keeps
-    them fresh enough while sparing the 300 requests/minute budget.
+    them fresh enough while sparing the 300 requests/minute budget. Each spec's sensitive
+    parameter names are kept beside it: every job shown is masked by them, and flattening
+    the form again for each (list-jobs masks ten) cost more than the lookup.
     """
 
     def __init__(self, *, ttl: float = 300.0, max_entries: int = 256, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl
         self._max = max_entries
         self._clock = clock
-        self._entries: OrderedDict[tuple[str, str | None], tuple[float, AcceleratorSpecification]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str | None], _CachedSpec] = OrderedDict()
 
     async def get(self, client: IacClient, accelerator_id: str, language: str | None = None) -> AcceleratorSpecification:
+        return (await self._entry(client, accelerator_id, language)).spec
+
+    async def _entry(self, client: IacClient, accelerator_id: str, language: str | None = None) -> _CachedSpec:
         key = (accelerator_id, language)
         now = self._clock()
         hit = self._entries.get(key)
-        if hit and hit[0] > now:
+        if hit and hit.expires > now:
             self._entries.move_to_end(key)
-            return hit[1]
+            return hit
         spec = await client.get_accelerator(accelerator_id, preferred_language=language)
-        self._entries[key] = (now + self._ttl, spec)
+        entry = self._entries[key] = _CachedSpec(now + self._ttl, spec, form_from_spec(spec).sensitive_names)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
-        return spec
+        return entry
 
     def cached_sensitive_names(self, accelerator_id: str) -> frozenset[str] | None:
         """The sensitive parameter names of a spec read recently (any language), without I/O."""
-        hit = next((spec for (spec_id, _), (_, spec) in self._entries.items() if spec_id == accelerator_id), None)
-        return None if hit is None else form_from_spec(hit).sensitive_names
+        hit = next((entry for (spec_id, _), entry in self._entries.items() if spec_id == accelerator_id), None)
+        return None if hit is None else hit.sensitive_names
 
     async def sensitive_names(self, client: IacClient, accelerator_id: str | None) -> frozenset[str] | None:
         """The accelerator's sensitive parameter names; None when they cannot be known."""
         if not accelerator_id:
             return None
         try:
-            return form_from_spec(await self.get(client, accelerator_id)).sensitive_names
+            return (await self._entry(client, accelerator_id)).sensitive_names
         except GenesysError:
             return None
+
+
+@dataclass(frozen=True)
+class _CachedSpec:
+    expires: float
+    spec: AcceleratorSpecification
+    sensitive_names: frozenset[str]
 
 
 class JobSecrets:
