@@ -1,19 +1,26 @@
 """Overhead: each tool through MCP (in-process, stdio, HTTP) against the same sandbox request
 made directly with httpx. Rounds interleave the sides, so drift on a noisy machine hits all
-of them alike; figures are medians.
+of them alike; figures are medians. Beside them, what mcp's Python client spends validating
+each result's structured content against the tool's output schema, which every agent built
+on it pays on every call whatever the transport.
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import httpx
+from jsonschema import exceptions as jsonschema_exceptions
+from jsonschema.validators import validator_for
 from mcp import Client, StdioServerParameters
+from referencing import Registry
 
 from benchmarks.common import (
     Table,
@@ -30,6 +37,9 @@ from iac_mcp.demo import example_arguments
 from iac_mcp.sandbox.serve import running_sandbox
 
 API = "/api/v2/infrastructureascode"
+GOAL_MS = {"stdio": 1.5, "HTTP": 3.0}
+"""Issue 16's goal: added latency per call, median, over each transport."""
+VALIDATION_RUNS = 200
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,8 @@ class Case:
     path: str
     params: dict[str, str] | None = None
     body: dict[str, Any] | None = None
+    reads: bool = True
+    """False for the one tool that writes (submit-job's dry run keeps its bookkeeping in the ledger)."""
 
     def direct(self, http: httpx.AsyncClient) -> Callable[[], Awaitable[object]]:
         async def call() -> None:
@@ -77,6 +89,7 @@ async def cases(client: Client) -> list[Case]:
             "POST",
             f"{API}/jobs",
             body={"acceleratorId": target, "dryRun": True, "parameters": wire},
+            reads=False,
         ),
         Case("get-job", {"job_id": job}, "GET", f"{API}/jobs/{job}", {"details": "true"}),
         Case(
@@ -89,6 +102,44 @@ async def cases(client: Client) -> list[Case]:
     ]
 
 
+async def validation_ms(client: Client, plan: list[Case]) -> dict[str, float]:
+    """Per tool, the median ms mcp's client takes to check a result against the output schema,
+    as `ClientSession.validate_tool_result` does it (the validator compiled once, then
+    `best_match(iter_errors(...))` on every call)."""
+    schemas = {tool.name: tool.output_schema for tool in (await client.list_tools()).tools}
+    spent: dict[str, float] = {}
+    for case in plan:
+        schema = schemas[case.tool]
+        content = (await client.call_tool(case.tool, case.arguments)).structured_content
+        if schema is None:
+            spent[case.tool] = 0.0
+            continue
+        validator = validator_for(schema)(schema, registry=Registry())
+        runs = []
+        for _ in range(VALIDATION_RUNS):
+            started = time.perf_counter()
+            jsonschema_exceptions.best_match(validator.iter_errors(content))
+            runs.append(time.perf_counter() - started)
+        spent[case.tool] = median_ms(runs)
+    return spent
+
+
+def read_tools_row(rows: list[list[Any]], plan: list[Case]) -> list[Any]:
+    """The median over the read tools of every figure (ratios left out: a median of medians)."""
+    reading = [row for row, case in zip(rows, plan, strict=True) if case.reads]
+    return ["read tools (median)"] + [
+        "" if isinstance(column[0], str) else statistics.median(column) for column in list(zip(*reading, strict=True))[1:]
+    ]
+
+
+def goal_note(row: Mapping[str, float]) -> str:
+    verdicts = ", ".join(
+        f"{side} +{row[side]:.2f} ms (goal ≤ {goal} ms: {'met' if row[side] <= goal else 'not met'})"
+        for side, goal in GOAL_MS.items()
+    )
+    return f"Added latency, median over the read tools: {verdicts}."
+
+
 async def measure(rounds: int) -> Table:
     from http_support import http_client
 
@@ -99,9 +150,7 @@ async def measure(rounds: int) -> Table:
         async with AsyncExitStack() as stack:
             direct = await stack.enter_async_context(direct_client(app, url))
             sides: dict[str, Client] = {
-                "in-process": await stack.enter_async_context(
-                    Client(bench_server(upstream_for(app, url)), mode="auto")
-                ),
+                "in-process": await stack.enter_async_context(Client(bench_server(upstream_for(app, url)), mode="auto")),
                 "stdio": await stack.enter_async_context(
                     Client(
                         StdioServerParameters(
@@ -118,6 +167,7 @@ async def measure(rounds: int) -> Table:
             for side in sides.values():  # warm every side: token, spec cache, imports
                 for case in plan:
                     await case.through(side)()
+            validation = await validation_ms(sides["stdio"], plan)
             for _ in range(rounds):
                 for case in plan:
                     samples.setdefault((case.tool, "direct"), []).append(await timed(case.direct(direct)))
@@ -130,23 +180,46 @@ async def measure(rounds: int) -> Table:
     table = Table(
         "overhead",
         f"Overhead per tool call: MCP vs the same request with httpx (median of {rounds} rounds, ms)",
-        ["tool", "httpx direct", "in-process", "×", "+ms", "stdio", "×", "+ms", "HTTP", "×", "+ms", "upstream req/call"],
+        [
+            "tool",
+            "httpx direct",
+            "in-process",
+            "×",
+            "+ms",
+            "stdio",
+            "×",
+            "+ms",
+            "HTTP",
+            "×",
+            "+ms",
+            "client validation ms",
+            "upstream req/call",
+        ],
     )
+    added: dict[str, list[float]] = {}
     for case in plan:
         base = median_ms(samples[(case.tool, "direct")])
         row: list[Any] = [case.tool, base]
         for name in sides:
             value = median_ms(samples[(case.tool, name)])
             row += [value, f"{value / base:.1f}×", value - base]
-        row.append("/".join(f"{sorted(upstream_per_call[(case.tool, n)])[len(upstream_per_call[(case.tool, n)]) // 2]}" for n in sides))
+            if case.reads:
+                added.setdefault(name, []).append(value - base)
+        row.append(validation[case.tool])
+        row.append("/".join(str(statistics.median_low(upstream_per_call[(case.tool, n)])) for n in sides))
         table.rows.append(row)
+    table.rows.append(read_tools_row(table.rows, plan))
     table.notes += [
+        goal_note({name: statistics.median(values) for name, values in added.items()}),
         "Every side reaches the same sandbox over real loopback HTTP; only the MCP layer differs. "
         "HTTP is iac-mcp's streamable HTTP app (stateless, bearer auth) in its own uvicorn process; "
         "stdio is `iac-mcp serve` as a subprocess; both in the 2026-07-28 protocol (mode=auto).",
         "describe-accelerator answers from the server's spec cache after the first call (0 upstream requests), "
         "so it can be cheaper than the direct GET; get-job also reads the cached spec to mask sensitive values.",
         "upstream req/call: median sandbox requests per MCP call for in-process/stdio/HTTP.",
+        "client validation ms: what mcp's Python client spends checking one result against the tool's output "
+        f"schema (`jsonschema`, its validator compiled once; median of {VALIDATION_RUNS}); it is part of every "
+        "side's +ms.",
     ]
     return table
 
