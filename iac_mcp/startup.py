@@ -4,6 +4,9 @@
 spellings of the same `Settings` fields (a flag wins); they are validated once, here, and
 the objects built from them are passed on explicitly. Configuration errors exit 2 with
 one message naming the variables; upstream failures of `check` exit 1.
+
+Each command imports what it uses when it runs, so that `sandbox`, `demo`, `--help` and
+`--version` never load the MCP server, the ledger or its database drivers.
 """
 
 from __future__ import annotations
@@ -14,18 +17,18 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from starlette.applications import Starlette
 
-from iac_mcp import __version__, telemetry
+from iac_mcp import __version__
 from iac_mcp.genesys.errors import ConfigurationError, GenesysError, PermissionDeniedError
-from iac_mcp.ledger import display_url
-from iac_mcp.logic.redaction import mask_values
-from iac_mcp.server.app import OrgUpstream
 from iac_mcp.settings import ENVIRONMENT_VARIABLES, Approval, ConsentPolicy, LogFormat, LogLevel, Mode, Settings, load_settings
-from iac_mcp.upstream import database_url, ledger_at, open_ledger, open_upstream
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from iac_mcp.server.app import OrgUpstream
 
 TEXT_LOG_LINE = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 
@@ -41,7 +44,11 @@ def configure_logging(level: LogLevel, log_format: LogFormat = LogFormat.TEXT) -
     every line on stderr is one JSON object (a worker calls this after uvicorn set them up).
     """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(telemetry.JsonFormatter() if log_format is LogFormat.JSON else logging.Formatter(TEXT_LOG_LINE))
+    handler.setFormatter(logging.Formatter(TEXT_LOG_LINE))
+    if log_format is LogFormat.JSON:
+        from iac_mcp.telemetry import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=level.value, handlers=[handler], force=True)
     if log_format is LogFormat.JSON:
         for name in UVICORN_LOGGERS:
@@ -190,6 +197,9 @@ def approvers_can_sign_in(settings: Settings, upstreams: Sequence[OrgUpstream]) 
 
 def serve(settings: Settings) -> int:
     """Build the server over the configured upstream and run the configured transport."""
+    from iac_mcp import telemetry
+    from iac_mcp.upstream import open_ledger, open_upstream
+
     if settings.transport == "http":
         from iac_mcp.transports.http import serve_http
 
@@ -211,7 +221,9 @@ def serve(settings: Settings) -> int:
 
 def http_app(settings: Settings) -> Starlette:
     """The HTTP app for these settings; what every uvicorn worker builds."""
+    from iac_mcp import telemetry
     from iac_mcp.transports.http import create_app
+    from iac_mcp.upstream import open_ledger, open_upstream
 
     configure_logging(settings.log_level, settings.log_format)
     telemetry.configure()  # in each worker process: exporters do not survive a fork
@@ -228,6 +240,10 @@ def http_app_from_env() -> Starlette:
 def check(settings: Settings) -> int:
     """Validate, then for every profile log in, read one page of the catalogue and report;
     never print a secret. Exit 1 when any org fails."""
+    from iac_mcp.ledger import display_url
+    from iac_mcp.logic.redaction import mask_values
+    from iac_mcp.upstream import database_url, ledger_at, open_upstream
+
     upstreams = open_upstream(settings)
     print(f"{'mode':>15}: {settings.mode.value}")
     print(f"{'consent policy':>15}: {settings.consent.value}")
@@ -265,6 +281,7 @@ def check(settings: Settings) -> int:
 
 def audit(settings: Settings, *, as_json: bool, since: datetime | None, limit: int) -> int:
     """Print the audit trail, newest first."""
+    from iac_mcp.upstream import database_url, ledger_at
 
     async def read() -> list[Any]:
         async with ledger_at(database_url(settings)) as book:
