@@ -1,7 +1,8 @@
 """What the server runs against: Genesys Cloud or the embedded sandbox, and its ledger.
 
 The start-up layer's choice, kept out of the server package: the server only ever sees a
-factory that opens an `IacClient`, and one that opens the ledger.
+factory that opens an `IacClient`, and one that opens the ledger. `audit` needs the ledger
+alone: the server and telemetry are imported by what opens an upstream.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
-from starlette.applications import Starlette
 
 from iac_mcp.genesys.client import IacClient
 from iac_mcp.genesys.config import GenesysConfig
@@ -25,9 +26,12 @@ from iac_mcp.genesys.pacing import SlidingWindowLimiter
 from iac_mcp.genesys.retry import RetryPolicy
 from iac_mcp.ledger import Ledger, default_database_url
 from iac_mcp.profiles import load_profiles
-from iac_mcp.server.app import LedgerFactory, OrgUpstream
 from iac_mcp.settings import Settings
-from iac_mcp.telemetry import upstream_observer
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from iac_mcp.server.app import LedgerFactory, OrgUpstream
 
 log = logging.getLogger("iac_mcp")
 
@@ -49,6 +53,8 @@ def sandbox_origin(app: Starlette) -> str:
 
 def metered(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
     """The transport, metered when telemetry records (each attempt: under retries and pacing)."""
+    from iac_mcp.telemetry import upstream_observer
+
     observe = upstream_observer()
     return MeteringTransport(transport, observe) if observe is not None else transport
 
@@ -98,6 +104,8 @@ def embedded_sandbox(settings: Settings) -> Starlette:
 
 def open_upstream(settings: Settings) -> list[OrgUpstream]:
     """The orgs the settings name, each with its client factory; configuration errors surface here."""
+    from iac_mcp.server.app import OrgUpstream
+
     if settings.catalog and not settings.sandbox:
         raise ConfigurationError("--catalog (IAC_MCP_SANDBOX_CATALOG) only applies to the embedded sandbox: add --sandbox.")
     profiles = load_profiles(settings)
