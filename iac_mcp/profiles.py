@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -239,6 +238,8 @@ def _text(value: Any) -> str | None:
 
 
 def _toml(path: Path, what: str) -> dict[str, Any]:
+    import tomllib  # only with a profiles file or the gc CLI's config: most servers read neither
+
     try:
         with path.open("rb") as file:
             return tomllib.load(file)

@@ -37,7 +37,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import anyio
-import uvicorn
 from anyio.abc import TaskStatus
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -414,6 +413,8 @@ def loopback_listener(port: int = 0) -> PagesListener:
     """Serve the pages on 127.0.0.1:`port` (0: a free one) inside the server's own event loop."""
 
     async def listen(desk: ApprovalDesk, task_status: TaskStatus[str]) -> None:
+        import uvicorn  # only once a link is needed: most stdio sessions never serve a page
+
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
