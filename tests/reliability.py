@@ -9,7 +9,7 @@ calls and hundreds of injected faults stays inside its time bound.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,7 +25,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from iac_mcp.demo import example_arguments
 from iac_mcp.genesys.pacing import SlidingWindowLimiter
 from iac_mcp.genesys.retry import RetryPolicy
-from iac_mcp.server.app import ClientFactory, build_server
+from iac_mcp.profiles import Profile
+from iac_mcp.server.app import ClientFactory, OrgUpstream, build_server
 from iac_mcp.settings import Mode
 from iac_mcp.upstream import sandbox_client
 
@@ -57,9 +58,13 @@ def fast_upstream(app: Starlette) -> ClientFactory:
 
 
 @asynccontextmanager
-async def fast_connected(app: Starlette, era: str, *, mode: Mode = Mode.APPLY, **client_options: Any) -> AsyncIterator[Client]:
-    """An in-process MCP client session with the real server over `fast_upstream(app)`."""
-    server = build_server(fast_upstream(app), server_settings(mode=mode), ledger=fresh_ledger(), signing_key=SIGNING_KEY)
+async def fast_connected(
+    app: Starlette, era: str, *, mode: Mode = Mode.APPLY, orgs: Sequence[str] = (), **client_options: Any
+) -> AsyncIterator[Client]:
+    """An in-process MCP client session with the real server over `fast_upstream(app)`; with
+    `orgs`, one profile of each name over it (two orgs or more offer promote-job)."""
+    upstream = [OrgUpstream(Profile(name, name.title(), mode), fast_upstream(app)) for name in orgs] or fast_upstream(app)
+    server = build_server(upstream, server_settings(mode=mode), ledger=fresh_ledger(), signing_key=SIGNING_KEY)
     client_options.setdefault("elicitation_callback", accept_consent)
     async with Client(server, mode=era, **client_options) as client:
         yield client

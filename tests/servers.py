@@ -101,6 +101,27 @@ async def submit_example(client: Client, description: dict[str, Any]) -> CallToo
     return await client.call_tool("submit-job", arguments)
 
 
+def parameters_of(description: dict[str, Any]) -> list[dict[str, Any]]:
+    """A describe-accelerator result's parameters, in form order, as an agent reads them out of
+    its `parameters_schema`: one dict each, under the names the form uses."""
+    schema = description["parameters_schema"]
+    return [
+        {
+            "name": name,
+            "type": prop["type"],
+            "required": name in schema["required"],
+            "default": prop.get("default"),
+            "allowed_values": prop.get("enum"),
+            "sensitive": prop.get("writeOnly", False),
+            "display_name": prop.get("title", name.replace("_", " ")),
+            "description": prop.get("description"),
+            "help_url": prop.get("x-help-url"),
+            "page": prop.get("x-page"),
+        }
+        for name, prop in schema["properties"].items()
+    ]
+
+
 async def all_descriptions(client: Client) -> list[dict[str, Any]]:
     """describe-accelerator of every accelerator in the catalogue."""
     listing = await client.call_tool("list-accelerators", {"page_size": 100})

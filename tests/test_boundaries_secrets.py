@@ -9,7 +9,7 @@ from functools import partial
 
 import pytest
 from mcp import Client
-from servers import ERAS, SIGNING_KEY, all_descriptions, fresh_ledger, sandbox, server_settings, text_of
+from servers import ERAS, SIGNING_KEY, all_descriptions, fresh_ledger, parameters_of, sandbox, server_settings, text_of
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from iac_mcp.demo import example_arguments
@@ -59,9 +59,9 @@ async def test_an_error_body_quoting_a_sensitive_value_is_masked(era: str, caplo
     wrapped.state = app.state  # type: ignore[attr-defined]  # sandbox_client reads the settings here
     server = build_server(partial(sandbox_client, wrapped), server_settings(), ledger=fresh_ledger(), signing_key=SIGNING_KEY)
     async with Client(server, mode=era) as client:
-        target = next(d for d in await all_descriptions(client) if any(p["sensitive"] and p["type"] == "string" for p in d["parameters"]))
+        target = next(d for d in await all_descriptions(client) if any(p["sensitive"] and p["type"] == "string" for p in parameters_of(d)))
         params = example_arguments(target["parameters_schema"], include_optional=True)
-        params[next(p["name"] for p in target["parameters"] if p["sensitive"] and p["type"] == "string")] = SECRET_VALUE
+        params[next(p["name"] for p in parameters_of(target) if p["sensitive"] and p["type"] == "string")] = SECRET_VALUE
         result = await client.call_tool("submit-job", {"accelerator_id": target["id"], "parameters": params})
     assert result.is_error and "rejected" in text_of(result), text_of(result)
     assert SECRET_VALUE not in text_of(result) and "********" in text_of(result)

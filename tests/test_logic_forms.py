@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from iac_mcp.genesys.models import AcceleratorSpecification
-from iac_mcp.logic.accelerators import describe, render_description
+from iac_mcp.logic.accelerators import describe, render_description, shown
 from iac_mcp.logic.forms import form_from_spec, json_schema, validate_parameters, wire_parameters
 from iac_mcp.logic.redaction import MASK
 
@@ -75,10 +75,24 @@ def test_json_schema_types_defaults_and_secrets() -> None:
 
 
 def test_describe_masks_sensitive_defaults() -> None:
-    description = describe(TWO_PAGES)
-    secret = next(p for p in description.parameters if p.name == "client_secret")
-    assert secret.default == MASK
-    assert "changeme" not in description.model_dump_json() + render_description(description)
+    form = shown(form_from_spec(TWO_PAGES))
+    description = describe(TWO_PAGES, form)
+    secret = description.parameters_schema["properties"]["client_secret"]
+    assert secret["writeOnly"] is True and "default" not in secret
+    assert "client_secret" not in description.parameters_schema["required"], "it has a default: it may be left out"
+    assert form.get("client_secret").default == MASK  # type: ignore[union-attr]
+    assert f"client_secret [string; optional; default {MASK!r}; sensitive]" in render_description(description, form)
+    assert "changeme" not in description.model_dump_json() + render_description(description, form)
+
+
+def test_the_schema_describes_each_parameter_once_with_its_label_help_and_page() -> None:
+    form = form_from_spec(TWO_PAGES)
+    props = json_schema(form)["properties"]
+    assert {name: prop["x-page"] for name, prop in props.items()} == {p.name: p.page for p in form.parameters}
+    assert props["queue_name"]["description"] == "Name." and "title" not in props["queue_name"], "the label is the name"
+    assert props["api_key"]["x-help-url"] == "https://example.invalid/help" and props["api_key"]["writeOnly"] is True
+    one_page = form.model_copy(update={"parameters": [p for p in form.parameters if p.page == "Queue"]})
+    assert not any("x-page" in prop for prop in json_schema(one_page)["properties"].values())
 
 
 def test_valid_values_convert_to_wire_strings_and_defaults_apply() -> None:

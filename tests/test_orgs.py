@@ -70,7 +70,7 @@ async def queue_arguments(client: Client, org: str) -> dict[str, Any]:
 
 def org_of(result: CallToolResult) -> str:
     assert result.structured_content is not None, text_of(result)
-    return str(result.structured_content["org"]["name"])
+    return str(result.structured_content["org"]).split(" ")[0]
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -87,6 +87,8 @@ async def test_the_agent_sees_which_orgs_exist(era: str) -> None:
         assert org["x-mcp-header"] == "Org"
         assert "prod = Sandbox PROD (dry-run-only)" in org["description"]
     assert {tool.name for tool in tools} >= {"promote-job", "submit-job", "get-job"}
+    promote = next(tool.annotations for tool in tools if tool.name == "promote-job")
+    assert promote is not None and (promote.read_only_hint, promote.destructive_hint, promote.open_world_hint) == (False, False, True)
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -257,7 +259,7 @@ async def test_dev_to_prod_with_a_supplied_integration_id_plans_both_side_by_sid
     for result in (asked, given):
         assert not result.is_error, text_of(result)
         promoted = result.structured_content
-        assert promoted is not None and promoted["org"]["name"] == "prod"
+        assert promoted is not None and promoted["org"].startswith("prod (")
         assert promoted["source"]["org"] == "dev" and promoted["target"]["org"] == "prod"
         assert promoted["target"]["status"] == "Complete" and promoted["plan_token"]
         assert promoted["parameters"]["integration_id"] == integration_of("prod") and promoted["replaced"] == ["integration_id"]

@@ -24,6 +24,7 @@ from servers import (
     connected,
     fresh_ledger,
     fresh_ledger_url,
+    parameters_of,
     sandbox,
     server_settings,
     text_of,
@@ -133,7 +134,7 @@ async def test_the_consent_question_cannot_be_spoofed(era: str) -> None:
     async with connected(app, era, elicitation_callback=answers) as client:
         target = await queue_module(client)
         params = example_arguments(target["parameters_schema"])
-        name = next(p["name"] for p in target["parameters"] if p["type"] == "string" and not p.get("allowed_values"))
+        name = next(p["name"] for p in parameters_of(target) if p["type"] == "string" and not p.get("allowed_values"))
         params[name] = hostile
         _, token = await plan(client, target, params)
         await client.call_tool("submit-job", real_run(target, params, token))
@@ -289,9 +290,9 @@ async def test_the_audit_trail_records_attempts_outcomes_and_consent_without_sec
     path = tmp_path / "ledger.sqlite3"
     app = sandbox()
     async with connected(app, "auto", ledger=fresh_ledger(f"sqlite+aiosqlite:///{path}"), elicitation_callback=Answer()) as client:
-        target = next(d for d in await all_descriptions(client) if any(p["sensitive"] and p["type"] == "string" for p in d["parameters"]))
+        target = next(d for d in await all_descriptions(client) if any(p["sensitive"] and p["type"] == "string" for p in parameters_of(d)))
         params = example_arguments(target["parameters_schema"], include_optional=True)
-        params[next(p["name"] for p in target["parameters"] if p["sensitive"] and p["type"] == "string")] = secret
+        params[next(p["name"] for p in parameters_of(target) if p["sensitive"] and p["type"] == "string")] = secret
         plan_id, token = await plan(client, target, params)
         applied = await client.call_tool("submit-job", real_run(target, params, token))
         assert not applied.is_error, text_of(applied)

@@ -43,7 +43,9 @@ def session(request: pytest.FixtureRequest) -> Iterator[tuple[BlockingPortal, Cl
     """One server and client per era, driven from hypothesis' synchronous examples via a portal."""
     app = sandbox(job_duration=0)
     paths = record_paths(app)
-    with start_blocking_portal() as portal, portal.wrap_async_context_manager(fast_connected(app, request.param)) as client:
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(
+        fast_connected(app, request.param, orgs=("dev", "prod"))
+    ) as client:
         tools = portal.call(client.list_tools).tools
         properties = {t.name: sorted(t.input_schema.get("properties", {})) for t in tools}
         assert set(properties) == set(TOOLS)

@@ -23,7 +23,7 @@ from mcp.client.context import ClientRequestContext
 from mcp.client.stdio import stdio_client
 from mcp.types import ElicitRequestParams, ElicitResult
 from reliability import fast_connected
-from servers import ERAS, QUEUE_MODULE_NAME, everything_in, sandbox, text_of
+from servers import ERAS, QUEUE_MODULE_NAME, everything_in, parameters_of, sandbox, text_of
 from starlette.applications import Starlette
 
 from iac_mcp.demo import example_arguments
@@ -72,7 +72,7 @@ async def exercise(client: Client, witness: Witness) -> None:
     listing = await witness.call(client, "list-accelerators", {"name": SALESFORCE})
     target = listing.structured_content["accelerators"][0]["id"]
     described = await witness.call(client, "describe-accelerator", {"accelerator_id": target})
-    sensitive = [p["name"] for p in described.structured_content["parameters"] if p["sensitive"]]
+    sensitive = [p["name"] for p in parameters_of(described.structured_content) if p["sensitive"]]
     assert sensitive, "the Salesforce accelerator has a sensitive parameter"
     params = example_arguments(described.structured_content["parameters_schema"], include_optional=True)
     params.update(dict.fromkeys(sensitive, SENSITIVE))
@@ -158,9 +158,9 @@ async def test_no_secret_in_a_permission_failure(era: str, caplog: pytest.LogCap
         described = await witness.call(client, "list-accelerators", {"name": SALESFORCE})
         target = described.structured_content["accelerators"][0]["id"]
         spec = await witness.call(client, "describe-accelerator", {"accelerator_id": target})
-        params = {p["name"]: SENSITIVE for p in spec.structured_content["parameters"] if p["type"] == "string"}
+        params = {p["name"]: SENSITIVE for p in parameters_of(spec.structured_content) if p["type"] == "string"}
         params.update(example_arguments(spec.structured_content["parameters_schema"]))
-        params.update({p["name"]: SENSITIVE for p in spec.structured_content["parameters"] if p["sensitive"]})
+        params.update({p["name"]: SENSITIVE for p in parameters_of(spec.structured_content) if p["sensitive"]})
         await witness.call(client, "submit-job", {"accelerator_id": target, "parameters": params})
     assert any("HTTP 403" in text for text in witness.seen)
     _assert_absent(_secrets(app), {"results": witness.seen, "logs": [caplog.text]})

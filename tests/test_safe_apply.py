@@ -18,6 +18,7 @@ from servers import (
     all_descriptions,
     connected,
     everything_in,
+    parameters_of,
     sandbox,
     server_settings,
     submit_example,
@@ -84,9 +85,9 @@ async def test_real_run_with_the_plan_token_and_consent(era: str) -> None:
     app = sandbox()
     answers = Elicitations()
     async with connected(app, era, elicitation_callback=answers) as client:
-        target = await _target(client, lambda d: any(p["sensitive"] for p in d["parameters"]))
+        target = await _target(client, lambda d: any(p["sensitive"] for p in parameters_of(d)))
         params = example_arguments(target["parameters_schema"], include_optional=True)
-        secret = next(p["name"] for p in target["parameters"] if p["sensitive"] and p["type"] == "string")
+        secret = next(p["name"] for p in parameters_of(target) if p["sensitive"] and p["type"] == "string")
         params[secret] = "hunter2-very-secret"
         _, token = await _planned(client, target, params)
         applied = await _apply(client, target, params, token)
@@ -174,9 +175,9 @@ async def test_a_token_from_another_key_is_refused(era: str) -> None:
 
 async def test_a_failed_or_unfinished_plan_cannot_back_a_real_run(era: str) -> None:
     async with connected(sandbox(), era) as client:
-        target = await _target(client, lambda d: any(p["type"] == "string" and not p.get("allowed_values") for p in d["parameters"]))
+        target = await _target(client, lambda d: any(p["type"] == "string" and not p.get("allowed_values") for p in parameters_of(d)))
         params = example_arguments(target["parameters_schema"], include_optional=True)
-        name = next(p["name"] for p in target["parameters"] if p["type"] == "string" and not p.get("allowed_values"))
+        name = next(p["name"] for p in parameters_of(target) if p["type"] == "string" and not p.get("allowed_values"))
         params[name] = "sandbox:fail"
         _, token = await _planned(client, target, params)
         failed = await _apply(client, target, params, token)
@@ -304,7 +305,7 @@ async def test_a_cancelled_wait_stops_polling() -> None:
 )
 async def test_failed_runs_read_in_plain_words(era: str, outcome: str, status: str, words: str) -> None:
     async with connected(sandbox(), era, elicitation_callback=Elicitations()) as client:
-        target = await _target(client, lambda d: any(p["name"] == "outcome" for p in d["parameters"]))
+        target = await _target(client, lambda d: any(p["name"] == "outcome" for p in parameters_of(d)))
         params = dict(example_arguments(target["parameters_schema"]), outcome=outcome)
         _, token = await _planned(client, target, params)
         applied = await _apply(client, target, params, token)
@@ -315,7 +316,7 @@ async def test_failed_runs_read_in_plain_words(era: str, outcome: str, status: s
     assert words in view["outcome"]
     assert view["error_code"] and view["error_message"]
     if status.startswith("Rollback"):
-        assert view["rollback_results"]["text"] and "Rollback output" in text_of(done)
+        assert view["rollback_results"] and "Rollback output" in text_of(done)
     if status == "RollbackFailed":
         assert "clean-up" in view["next_step"]
 
@@ -323,9 +324,9 @@ async def test_failed_runs_read_in_plain_words(era: str, outcome: str, status: s
 async def test_sensitive_values_stay_out_of_failed_job_output(era: str) -> None:
     secret = "p4ss-w0rd-in-a-failing-run"
     async with connected(sandbox(), era) as client:
-        target = await _target(client, lambda d: any(p["sensitive"] and p["type"] == "string" for p in d["parameters"]))
+        target = await _target(client, lambda d: any(p["sensitive"] and p["type"] == "string" for p in parameters_of(d)))
         params = example_arguments(target["parameters_schema"], include_optional=True)
-        for p in target["parameters"]:
+        for p in parameters_of(target):
             if p["sensitive"] and p["type"] == "string":
                 params[p["name"]] = secret + " sandbox:fail"
         submitted = await client.call_tool("submit-job", {"accelerator_id": target["id"], "parameters": params})

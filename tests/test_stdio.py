@@ -46,7 +46,7 @@ async def test_the_whole_flow_over_stdio(era: str) -> None:
         )
         done = await client.call_tool("get-job", {"job_id": applied.structured_content["job"]["id"], "wait_seconds": 5})
         history = await client.call_tool("list-jobs", {"accelerator_id": target["id"]})
-    assert names == {"list-accelerators", "describe-accelerator", "submit-job", "get-job", "list-jobs", "promote-job"}
+    assert names == {"list-accelerators", "describe-accelerator", "submit-job", "get-job", "list-jobs"}  # one org: no promotion
     assert plan.structured_content["succeeded"], text_of(plan)
     assert not applied.is_error, text_of(applied)
     assert done.structured_content["succeeded"] and done.structured_content["dry_run"] is False

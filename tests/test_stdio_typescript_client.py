@@ -27,7 +27,7 @@ def test_typescript_sdk_client_over_stdio() -> None:
     assert run.returncode == 0, run.stderr[-2000:]
     seen = json.loads(run.stdout)
     assert seen["protocol"]["name"] == "iac-mcp"
-    assert set(seen["tools"]) == {"list-accelerators", "describe-accelerator", "submit-job", "get-job", "list-jobs", "promote-job"}
+    assert set(seen["tools"]) == {"list-accelerators", "describe-accelerator", "submit-job", "get-job", "list-jobs"}
     assert seen["rejected"]["isError"] and "no_such_parameter" in seen["rejected"]["text"]
     assert seen["job"]["status"] == "Complete" and seen["job"]["succeeded"] is True
     assert seen["job"]["terraform"]["kind"] == "plan"

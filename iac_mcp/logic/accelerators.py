@@ -8,10 +8,13 @@ from pydantic import BaseModel, Field
 
 from iac_mcp.genesys.models import AcceleratorList, AcceleratorMetadata, AcceleratorSpecification
 from iac_mcp.logic.forms import Parameter, ParameterForm, form_from_spec, json_schema
-from iac_mcp.logic.orgs import OrgView
 from iac_mcp.logic.redaction import MASK
 from iac_mcp.logic.text import first_sentences, link, plain
 from iac_mcp.vocabulary import ToolName
+
+LISTED_DESCRIPTION_CHARS = 56
+"""A listing shows a description's first sentence up to this long: enough to choose by, since
+describe-accelerator gives the whole of it with the classification and tags."""
 
 
 class AcceleratorEntry(BaseModel):
@@ -21,9 +24,7 @@ class AcceleratorEntry(BaseModel):
     name: str
     type: str | None = None
     origin: str | None = None
-    classification: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    description: str = Field(default="", description="Its first sentences.")
+    description: str = ""
 
 
 class AcceleratorPage(BaseModel):
@@ -32,11 +33,10 @@ class AcceleratorPage(BaseModel):
     accelerators: list[AcceleratorEntry]
     total: int = Field(description="Matches on all pages.")
     page_number: int
-    page_size: int
     page_count: int
     has_next_page: bool
     next_step: str
-    org: OrgView | None = None
+    org: str | None = None
 
 
 def _line(text: str | None) -> str | None:
@@ -60,9 +60,7 @@ def entry(meta: AcceleratorMetadata) -> AcceleratorEntry:
         name=plain(meta.name, newlines=False),
         type=_line(meta.type),
         origin=_line(meta.origin),
-        classification=_line(meta.classification),
-        tags=_lines(meta.tags),
-        description=first_sentences(plain(meta.description or "")),
+        description=first_sentences(plain(meta.description or ""), max_chars=LISTED_DESCRIPTION_CHARS, sentences=1),
     )
 
 
@@ -83,7 +81,6 @@ def accelerator_page(listing: AcceleratorList, *, page_number: int, page_size: i
         accelerators=[entry(m) for m in listing.entities],
         total=total,
         page_number=number,
-        page_size=size,
         page_count=count,
         has_next_page=more,
         next_step=step,
@@ -124,14 +121,19 @@ class AcceleratorDescription(BaseModel):
     origin: str | None = None
     classification: str | None = None
     tags: list[str] = Field(default_factory=list)
-    parameters: list[Parameter] = Field(description="Of every form page, in form order.")
-    parameters_schema: dict[str, Any] = Field(description=f"Of {ToolName.SUBMIT_JOB}'s `parameters`.")
+    parameters_schema: dict[str, Any]
+    """Of submit-job's `parameters`, every parameter described once (`json_schema`), in form order."""
     permissions: list[str] = Field(default_factory=list, description="Needed to install it.")
     products: list[str] = Field(default_factory=list, description="Genesys products it needs.")
     documentation: list[DocumentationLink] = Field(default_factory=list)
     creates: list[CreatedResource] = Field(default_factory=list, description="Resources a run creates.")
     next_step: str
-    org: OrgView | None = None
+    org: str | None = None
+
+
+def shown(form: ParameterForm) -> ParameterForm:
+    """The form as the agent sees it (`_shown`): what describe-accelerator describes."""
+    return form.model_copy(update={"parameters": [_shown(p) for p in form.parameters]})
 
 
 def _shown(p: Parameter) -> Parameter:
@@ -152,8 +154,8 @@ def _shown(p: Parameter) -> Parameter:
 
 def describe(spec: AcceleratorSpecification, form: ParameterForm | None = None) -> AcceleratorDescription:
     """Everything about one accelerator. Its texts are third-party: they reach the agent plain,
-    and only http(s) documentation and help links are kept."""
-    form = form or form_from_spec(spec)
+    and only http(s) documentation and help links are kept. `form`: the spec's, as `shown`."""
+    form = form or shown(form_from_spec(spec))
     return AcceleratorDescription(
         id=spec.id,
         name=plain(spec.name, newlines=False),
@@ -162,7 +164,6 @@ def describe(spec: AcceleratorSpecification, form: ParameterForm | None = None) 
         origin=_line(spec.origin),
         classification=_line(spec.classification),
         tags=_lines(spec.tags),
-        parameters=[_shown(p) for p in form.parameters],
         parameters_schema=json_schema(form),
         permissions=_lines(spec.permissions),
         products=_lines(spec.products),
@@ -193,12 +194,13 @@ def _parameter_line(p: Parameter) -> str:
     return f"- {p.name}{label} [{'; '.join(facts)}]{about}"
 
 
-def render_description(d: AcceleratorDescription) -> str:
+def render_description(d: AcceleratorDescription, form: ParameterForm) -> str:
+    """The text beside the structured description; `form` is the one it was made of (`shown`)."""
     lines = [f"{d.name} ({'/'.join(x for x in (d.origin, d.type) if x)}) id={d.id}"]
     if d.description:
         lines.append(first_sentences(d.description, max_chars=400, sentences=3))
-    lines.append(f"Parameters ({len(d.parameters)}):")
-    lines.extend(_parameter_line(p) for p in d.parameters)
+    lines.append(f"Parameters ({len(form.parameters)}):")
+    lines.extend(_parameter_line(p) for p in form.parameters)
     if d.creates:
         lines.append("Creates: " + ", ".join(c.type or "?" for c in d.creates))
     if d.permissions:

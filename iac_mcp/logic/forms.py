@@ -117,20 +117,30 @@ def typed_value(parameter: Parameter, text: str) -> Any:
 
 
 def json_schema(form: ParameterForm) -> dict[str, Any]:
-    """The JSON Schema of the `parameters` object that submit-job accepts for this form.
-
-    It holds what validation needs (types, allowed values, defaults, required names);
-    labels and descriptions live once, in the `Parameter` list beside it.
+    """The JSON Schema of the `parameters` object that submit-job accepts for this form, and the
+    one place an agent reads each parameter from: its type, allowed values, default and whether
+    it is required, with its label (`title`, where it says more than the name), description,
+    help link (`x-help-url`) and, on a form of several pages, its page (`x-page`). A sensitive
+    parameter is `writeOnly` and its default is never published.
     """
+    paged = len({p.page for p in form.parameters}) > 1
     properties: dict[str, Any] = {}
     for p in form.parameters:
         prop: dict[str, Any] = {"type": p.type}
+        if p.display_name and p.display_name != p.name.replace("_", " "):
+            prop["title"] = p.display_name
+        if p.description:
+            prop["description"] = p.description
         if p.allowed_values:
             prop["enum"] = [typed_value(p, v) for v in p.allowed_values]
         if p.sensitive:
             prop["writeOnly"] = True
         elif p.default is not None:
             prop["default"] = typed_value(p, p.default)
+        if p.help_url:
+            prop["x-help-url"] = p.help_url
+        if paged and p.page:
+            prop["x-page"] = p.page
         properties[p.name] = prop
     return {
         "type": "object",

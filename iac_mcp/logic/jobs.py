@@ -9,16 +9,15 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from iac_mcp.genesys.models import ErrorInfo, InfrastructureascodeJob, same
-from iac_mcp.logic.orgs import OrgView
 from iac_mcp.logic.redaction import mask_assignments, mask_values
 from iac_mcp.logic.terraform import TerraformSummary, parse_terraform_output, strip_ansi
-from iac_mcp.logic.text import BoundedText, bound_text
+from iac_mcp.logic.text import bound_text
 from iac_mcp.vocabulary import ToolName
 
 RESULTS_LIMIT = 6000
 """The most characters of Terraform output a result may inline (head and tail kept)."""
 
-OUTPUT_CHARS = 300
+OUTPUT_CHARS = 100
 """Characters of Terraform output get-job inlines unless asked for more: the parsed summary says
 what happened, and the whole output is a resource (`OUTPUT_URI`)."""
 
@@ -36,13 +35,12 @@ _OUTCOMES = {
 
 
 class JobEntry(BaseModel):
-    """One job in a listing: what it is and where it stands, no more."""
+    """One job in a listing: what it is and where it stands, no more (get-job says it in words)."""
 
     id: str
     accelerator_id: str | None = None
     dry_run: bool | None = None
     status: str | None = Field(default=None, description="Genesys' status.")
-    outcome: str = Field(description="The status in plain words.")
     submitted_at: str | None = None
     error_code: str | None = None
     error_message: str | None = None
@@ -51,16 +49,16 @@ class JobEntry(BaseModel):
 class JobView(JobEntry):
     """One job as an agent should report it."""
 
+    outcome: str = Field(description="The status in plain words.")
     terminal: bool = Field(description="The status will not change any more.")
     succeeded: bool = Field(description="Completed successfully.")
-    submitted_by: str | None = None
     terraform: TerraformSummary | None = Field(default=None, description="Parsed from the output.")
-    results: BoundedText | None = Field(default=None, description="Terraform output, cut to max_output_chars.")
-    rollback_results: BoundedText | None = None
+    results: str | None = Field(default=None, description="Terraform output, cut to max_output_chars (a marker says what).")
+    rollback_results: str | None = Field(default=None, description="The rollback's output, cut the same way.")
     output_uri: str | None = Field(default=None, description="Resource with the whole output.")
     poll_after_seconds: float | None = Field(default=None, description="Still running: ask again after this long.")
     next_step: str
-    org: OrgView | None = None
+    org: str | None = None
 
 
 OUTPUT_URI = "iac://jobs/{job_id}/output"
@@ -170,16 +168,23 @@ def job_view(
     results, rollback = job.results, job.rollback_results
     return JobView(
         **_entry_fields(job),
+        outcome=outcome(job.status, dry_run=job.dry_run),
         terminal=job.is_terminal,
         succeeded=same(job.status, "Complete"),
-        submitted_by=job.submitted_by.id if job.submitted_by else None,
         terraform=parse_terraform_output(results) if results else None,
-        results=bound_text(results, limit) if results is not None else None,
-        rollback_results=bound_text(rollback, limit) if rollback is not None else None,
+        results=_excerpt(results, limit),
+        rollback_results=_excerpt(rollback, limit),
         output_uri=OUTPUT_URI.format(job_id=job.id) if results or rollback else None,
         poll_after_seconds=None if job.is_terminal else poll_after(job, now=now),
         next_step=next_step(job),
     )
+
+
+def _excerpt(text: str | None, limit: int) -> str | None:
+    """Output cut to `limit`; a withheld note whole, since it says where to read the output."""
+    if text is None or text in (WITHHELD, WITHHELD_FOREIGN):
+        return text
+    return bound_text(text, limit)
 
 
 def job_entry(job: InfrastructureascodeJob) -> JobEntry:
@@ -193,7 +198,6 @@ def _entry_fields(job: InfrastructureascodeJob) -> dict[str, Any]:
         "accelerator_id": job.accelerator_id,
         "dry_run": job.dry_run,
         "status": job.status,
-        "outcome": outcome(job.status, dry_run=job.dry_run),
         "submitted_at": job.date_submitted,
         "error_code": job.error_info.code if job.error_info else None,
         "error_message": job.error_info.message if job.error_info else None,
@@ -223,7 +227,7 @@ def render_job(view: JobView) -> str:
     if tf and tf.errors:
         lines.extend(f"Terraform error: {e.summary}" for e in tf.errors[:5])
     if view.rollback_results is not None:
-        lines.append("Rollback output:\n" + view.rollback_results.text)
+        lines.append("Rollback output:\n" + view.rollback_results)
     if view.poll_after_seconds is not None:
         lines.append(f"Still running: poll again in about {view.poll_after_seconds:g} s.")
     lines.append("Next: " + view.next_step)
@@ -234,7 +238,7 @@ class JobList(BaseModel):
     jobs: list[JobEntry]
     count: int
     next_step: str
-    org: OrgView | None = None
+    org: str | None = None
 
 
 def job_list(jobs: list[JobEntry]) -> JobList:
@@ -249,7 +253,7 @@ def render_job_list(jobs: list[JobEntry]) -> str:
     for j in jobs:
         kind = "dry run" if j.dry_run else "run"
         lines.append(
-            f"- {j.id} {kind} of {j.accelerator_id} at {j.submitted_at or '?'}: {j.outcome}"
+            f"- {j.id} {kind} of {j.accelerator_id} at {j.submitted_at or '?'}: {outcome(j.status, dry_run=j.dry_run)}"
             + (f" ({j.error_code})" if j.error_code else "")
         )
     lines.append(f"Next: {ToolName.GET_JOB} with a job_id for details.")

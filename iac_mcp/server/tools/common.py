@@ -3,7 +3,6 @@ and the one place that keeps schemas and structured results lean."""
 
 from __future__ import annotations
 
-import base64
 import functools
 import inspect
 import json
@@ -12,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar, cast
+from urllib.parse import quote
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from iac_mcp.genesys.errors import GenesysError
 from iac_mcp.genesys.ids import MAX_ID_LENGTH
-from iac_mcp.logic.orgs import org_line
+from iac_mcp.logic.orgs import org_line, org_named
 from iac_mcp.logic.redaction import mask_values
 from iac_mcp.server.errors import describe_error
 from iac_mcp.server.services import Org, Services
@@ -32,13 +32,11 @@ ORG = Annotated[str | None, Field(description="The org (profile) to act on; defa
 """Every tool's `org`; the registration narrows its schema to the profiles' names."""
 JOB_ID = Annotated[str, Field(description=f"From {ToolName.SUBMIT_JOB} or {ToolName.LIST_JOBS}.", max_length=MAX_ID_LENGTH)]
 
-ICON_SVG = (
-    "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 8 8'>"
-    "<path fill='#f51' d='M1 1h6v1.5H1zm0 2.3h6v1.5H1zm0 2.2h6V7H1z'/></svg>"
-)
+ICON_SVG = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0,0,8,8'><path stroke='#f51' d='M1,2h6M1,4h6M1,6h6'/></svg>"
 """Three stacked layers, infrastructure as code, in Genesys orange: the server's and every tool's icon."""
-ICONS = [Icon(src="data:image/svg+xml;base64," + base64.b64encode(ICON_SVG.encode()).decode("ascii"), mime_type="image/svg+xml")]
-"""Base64, so the data URI is a valid URI (quotes and spaces are not): conformance checks the format."""
+ICONS = [Icon(src="data:image/svg+xml," + quote(ICON_SVG, safe="/:=',"))]
+"""Percent-encoded, so the data URI is a valid URI (conformance checks the format) and shorter
+than base64; it names its media type itself."""
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=True)
 """Destructive and idempotent hints mean something only when a tool is not read-only (MCP spec)."""
@@ -122,11 +120,11 @@ def services(ctx: Context) -> Services:
 def structured(model: BaseModel, text: str, org: Org) -> CallToolResult:
     """A result with the model as structured content and a concise text rendering beside it,
     both naming the org: two orgs of one server look alike in a client's prompts. The
-    structured content is lean (`lean_content`): what the output schema lets be absent is."""
-    named = model.model_copy(update={"org": org.view})
+    structured content is lean (`lean_content`): what the model lets be absent is."""
+    named = model.model_copy(update={"org": org_named(org.view)})
     return CallToolResult(
         content=[TextContent(type="text", text=f"{org_line(org.view)}\n{text}")],
-        structured_content=lean_content(named.model_dump(mode="json"), output_schema(type(named))),
+        structured_content=lean_content(named),
     )
 
 
@@ -136,7 +134,8 @@ def structured(model: BaseModel, text: str, org: Org) -> CallToolResult:
 def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """A tool schema without what pydantic adds and nobody reads, with its meaning intact.
 
-    Gone: every `title` (pydantic's, derived from the field or class name), the class
+    Gone: every `title` (pydantic's, derived from the field or class name), the default
+    `additionalProperties: true`, the class
     docstrings of models (the tool's description says what the result is), `default: null`
     and the `anyOf [T, null]` of optional fields, which become `T` and leave `required`:
     results never carry nulls (`lean_content`) and absent arguments are None. Identical
@@ -192,12 +191,14 @@ def _resolved(node: Any, defs: dict[str, Any], same: dict[str, str], inline: set
     return out
 
 
+_OPEN = ("additionalProperties", True)
+"""JSON Schema's default, spelled out by pydantic for `dict[str, Any]`."""
 _SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SUBSCHEMAS = ("items", "additionalProperties", "not")
 
 
 def _compact(node: dict[str, Any]) -> dict[str, Any]:
-    out = {key: value for key, value in node.items() if key not in ("title", "$defs")}
+    out = {key: value for key, value in node.items() if key not in ("title", "$defs") and (key, value) != _OPEN}
     if "properties" in out:
         out.pop("description", None)
         required = list(out.get("required", ()))
@@ -235,35 +236,57 @@ def _non_null(prop: dict[str, Any]) -> tuple[dict[str, Any], bool]:
 
 @cache
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The compacted output schema a tool returning `model` advertises (mcp's own generator)."""
+    """The output schema a tool returning `model` advertises: compacted, and structure only.
+
+    Clients validate results by it and code is written against it, but no client hands it to
+    the model (tool definitions carry input schemas only), so its descriptions would cost every
+    session bytes and every call validation time for nobody: the tool's description says what
+    a result means, its field names and enums say the rest. Defaults go too: a result always
+    carries its values (`lean_content` leaves out only nulls and empties).
+    """
     schema: dict[str, Any] = model.model_json_schema(schema_generator=StrictJsonSchema)
-    return compact_schema(schema)
+    return _structure(compact_schema(schema))
 
 
-def lean_content(data: Any, schema: dict[str, Any]) -> Any:
-    """Structured content without what its schema lets be absent: a field not `required` that is
-    null or an empty list, object or string. Flags, counts and other values always stay."""
-    return _lean(data, schema, schema.get("$defs", {}))
+_ANNOTATIONS = ("description", "default")
 
 
-def _lean(data: Any, schema: dict[str, Any], defs: dict[str, Any]) -> Any:
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith(_DEFS):
-        schema = defs[ref.removeprefix(_DEFS)]
-    properties = schema.get("properties")
-    if isinstance(data, dict) and isinstance(properties, dict):
-        required = set(schema.get("required", ()))
-        kept: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in required and _absent(value):
-                continue
-            kept[key] = _lean(value, properties.get(key, {}), defs)
-        return kept
-    items = schema.get("items")
-    if isinstance(data, list) and isinstance(items, dict):
-        return [_lean(item, items, defs) for item in data]
-    return data
+def _structure(node: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _ANNOTATIONS:
+            continue
+        if key in ("properties", "$defs"):
+            out[key] = {name: _structure(sub) for name, sub in value.items()}
+        elif key in _SUBSCHEMAS and isinstance(value, dict):
+            out[key] = _structure(value)
+        elif key in _SUBSCHEMA_LISTS:
+            out[key] = [_structure(sub) for sub in value]
+        else:
+            out[key] = value
+    return out
 
 
-def _absent(value: Any) -> bool:
-    return value is None or (isinstance(value, (list, dict, str)) and not value)
+def lean_content(model: BaseModel) -> dict[str, Any]:
+    """The model as structured content without what it lets be absent: a null anywhere (the
+    schemas never offer one), and an empty list, object or string in a field that has a
+    default. Flags, counts and other values always stay. Driven by the model, not the schema,
+    so an advertised schema may refer to another tool's result instead of repeating it."""
+    return cast("dict[str, Any]", _lean(model, model.model_dump(mode="json")))
+
+
+def _lean(value: Any, dumped: Any) -> Any:
+    if isinstance(value, BaseModel) and isinstance(dumped, dict):
+        fields = type(value).model_fields
+        return {
+            name: _lean(getattr(value, name), data)
+            for name, data in dumped.items()
+            if not (data is None or (not fields[name].is_required() and _empty(data)))
+        }
+    if isinstance(value, list) and isinstance(dumped, list):
+        return [_lean(item, data) for item, data in zip(value, dumped, strict=True)]
+    return dumped
+
+
+def _empty(value: Any) -> bool:
+    return isinstance(value, (list, dict, str)) and not value

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, create_model
 from iac_mcp.genesys.models import InfrastructureascodeJob, scalar_text
 from iac_mcp.ledger import AuditRecord
 from iac_mcp.logic.forms import form_from_spec
-from iac_mcp.logic.orgs import OrgView, PlanSide, org_specific, plan_differences, plan_side
+from iac_mcp.logic.orgs import PlanSide, org_specific, plan_differences, plan_side
 from iac_mcp.logic.redaction import MASK
 from iac_mcp.logic.terraform import parse_terraform_output
 from iac_mcp.logic.text import plain
@@ -45,7 +45,7 @@ class PromotionResult(BaseModel):
     parameters: dict[str, str] = Field(description="The target dry run's; sensitive values masked.")
     plan_token: str | None = Field(default=None, description="For the real run in to_org, once the plan is Complete.")
     next_step: str
-    org: OrgView | None = None
+    org: str | None = None
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from iac_mcp.logic.approvals import Approver
 from iac_mcp.logic.consent import PlanFacts, consent_question
 from iac_mcp.logic.forms import ParameterForm, form_from_spec, validate_parameters, wire_parameters
 from iac_mcp.logic.jobs import JobView, job_view, render_job
-from iac_mcp.logic.orgs import OrgView, org_named
+from iac_mcp.logic.orgs import org_named
 from iac_mcp.logic.plan_token import PlanTokenError, canonical_parameters_hash, issue_plan_token, verify_plan_token
 from iac_mcp.logic.redaction import MASK
 from iac_mcp.logic.terraform import parse_terraform_output
@@ -63,8 +63,8 @@ MAX_PARAMETERS = 200
 
 PARAMETERS_SCHEMA = {
     "type": "object",
-    "description": f"Parameter name → value; see {ToolName.DESCRIBE_ACCELERATOR} for names and types.",
-    "additionalProperties": {"type": ["string", "number", "integer", "boolean"]},
+    "description": f"Name → value, as {ToolName.DESCRIBE_ACCELERATOR}'s parameters_schema says.",
+    "additionalProperties": {"type": ["string", "number", "boolean"]},
     "maxProperties": MAX_PARAMETERS,
     "default": {},
 }
@@ -104,7 +104,8 @@ class SubmitResult(BaseModel):
     """A submitted job (or why none was submitted) and what to do next."""
 
     submitted: bool = Field(description="False when the user declined or cancelled: nothing was sent.")
-    job: JobView | None = None
+    job: Annotated[JobView | None, WithJsonSchema({"type": "object"})] = None
+    """As get-job returns it: its schema is advertised there, not repeated here."""
     parameters: dict[str, str] = Field(
         description="What was (or would have been) submitted, defaults included; sensitive values masked."
     )
@@ -120,7 +121,7 @@ class SubmitResult(BaseModel):
     note: str | None = Field(default=None, description="Anything unusual about the submission.")
     approval: ApprovalView | None = Field(default=None, description="Under an approval policy: the approval and its link.")
     next_step: str | None = Field(default=None, description="When nothing was submitted: what to do (else the job's).")
-    org: OrgView | None = None
+    org: str | None = None
 
 
 @dataclass(frozen=True)
@@ -608,20 +609,18 @@ def _created_job(submission: Submission, outcome: SubmitOutcome) -> Infrastructu
 
 
 SUBMIT_JOB_TEXT = f"""\
-Run an accelerator as a Genesys Cloud IaC job. With dry_run=true (the default) Genesys only \
-plans: nothing changes, and the result carries a plan_token. A real run (dry_run=false) changes \
-the production contact center: it requires the plan_token of a successful dry run of the same \
-accelerator with the same parameters (each plan backs exactly one real run), and the user's \
-explicit consent after seeing the plan (the server also asks them through the client). \
-`parameters` maps parameter names (from {ToolName.DESCRIBE_ACCELERATOR}) to strings, numbers or \
-booleans; every problem is reported at once and nothing is sent until all are fixed. Next: \
-{ToolName.GET_JOB} with the job id and wait_seconds."""
+Run an accelerator as a Genesys Cloud IaC job. dry_run=true (default) only plans: nothing \
+changes; the result carries a plan_token. dry_run=false really changes the org: it needs the \
+plan_token of a successful dry run of the same accelerator and parameters (one plan, one real \
+run) and the user's explicit consent after seeing the plan (the server also asks them \
+through the client). Every problem in `parameters` is reported at once; nothing is sent until all \
+are fixed. The job is as {ToolName.GET_JOB} returns it. Next: {ToolName.GET_JOB} with wait_seconds."""
 
 SUBMIT_JOB_DRY_RUN_ONLY_TEXT = f"""\
 Plan an accelerator as a Genesys Cloud IaC dry-run job: nothing changes (this server runs in \
-dry-run-only mode, so real runs are refused). `parameters` maps parameter names (from \
-{ToolName.DESCRIBE_ACCELERATOR}) to strings, numbers or booleans; every problem is reported at \
-once and nothing is sent until all are fixed. Next: {ToolName.GET_JOB} with the job id and wait_seconds."""
+dry-run-only mode, so real runs are refused). Every problem in `parameters` is reported at once; \
+nothing is sent until all are fixed. The job is as {ToolName.GET_JOB} returns it. Next: \
+{ToolName.GET_JOB} with wait_seconds."""
 
 DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 PLAN_ONLY = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
@@ -633,10 +632,8 @@ async def submit_job(
     consent: Annotated[ElicitationResult[Consent], Resolve(asked_consent)],
     accelerator_id: ACCELERATOR_ID,
     parameters: Parameters = {},  # noqa: B006 - pydantic copies defaults
-    dry_run: Annotated[bool, Field(description="True (default): plan only. False: really apply.")] = True,
-    plan_token: Annotated[
-        str | None, Field(description="Required when dry_run=false: from the dry run of the same input.", max_length=2000)
-    ] = None,
+    dry_run: bool = True,
+    plan_token: Annotated[str | None, Field(max_length=2000)] = None,
     org: ORG = None,
 ) -> Annotated[CallToolResult, SubmitResult]:
     state = services(ctx)
