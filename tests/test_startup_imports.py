@@ -86,3 +86,10 @@ def test_audit_reads_the_ledger_without_loading_mcp() -> None:
     assert loaded(report, "iac_mcp.ledger")
     assert not loaded(report, "mcp")
     assert not loaded(report, "iac_mcp.server")
+
+
+def test_serve_on_the_sqlite_ledger_loads_sqlalchemy_core_only() -> None:
+    report = probe(SERVE_PROBE, "serve", env=GENESYS)
+    assert loaded(report, "iac_mcp.ledger.store") and loaded(report, "sqlalchemy.dialects.sqlite")
+    assert not loaded(report, "sqlalchemy.orm"), "the asyncio extension (the whole ORM) is PostgreSQL's"
+    assert not loaded(report, "sqlalchemy.dialects.postgresql")

@@ -19,20 +19,22 @@ from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from iac_mcp.ledger import schema
 from iac_mcp.ledger.records import OUTCOMES, Attempt, AuditRecord, PlanRecord, PlanState, PlanUse, require_aware
 from iac_mcp.ledger.urls import DATABASE_URL_ENV, LedgerConfigError, display_url, parse_database_url
 from iac_mcp.logic.approvals import ApprovalRequest, Approver, Decision
+
+if TYPE_CHECKING:  # sqlalchemy.ext.asyncio loads the whole ORM: only PostgreSQL needs it
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger("iac_mcp.ledger")
 
@@ -98,6 +100,8 @@ class Ledger:
             )
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
+            from sqlalchemy.ext.asyncio import create_async_engine
+
             engine = create_async_engine(parsed, pool_pre_ping=True, connect_args={"timeout": CONNECT_TIMEOUT_S})
         ledger = cls(engine, parsed)
         try:
@@ -114,17 +118,17 @@ class Ledger:
         return ledger
 
     async def aclose(self) -> None:
-        if isinstance(self._engine, AsyncEngine):
-            await self._engine.dispose()
-        else:
+        if isinstance(self._engine, sa.Engine):
             self._engine.dispose()
+        else:
+            await self._engine.dispose()
 
     async def _run(self, work: Work[T], *, write: bool = False) -> T:
         """Run one unit of work, in a transaction when it writes (committed when it returns)."""
-        if isinstance(self._engine, AsyncEngine):
-            async with self._engine.begin() if write else self._engine.connect() as db:
-                return await db.run_sync(work)
-        return await anyio.to_thread.run_sync(_unit, self._engine, work, write)
+        if isinstance(self._engine, sa.Engine):
+            return await anyio.to_thread.run_sync(_unit, self._engine, work, write)
+        async with self._engine.begin() if write else self._engine.connect() as db:
+            return await db.run_sync(work)
 
     async def _write(self, work: Work[T]) -> T:
         return await self._run(work, write=True)
@@ -497,8 +501,14 @@ def _schema_lock(connection: sa.Connection) -> Iterator[sa.Connection]:
 
 def _insert_if_absent(db: sa.Connection, table: sa.Table, **values: Any) -> bool:
     """Insert the row unless its primary key exists; True when this call inserted it."""
-    dialect = sqlite if db.dialect.name == "sqlite" else postgresql
-    return bool(db.execute(dialect.insert(table).values(**values).on_conflict_do_nothing()).rowcount)
+    statement: sa.Executable
+    if db.dialect.name == "sqlite":
+        statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    else:
+        from sqlalchemy.dialects import postgresql  # loaded when the first PostgreSQL write needs it
+
+        statement = postgresql.insert(table).values(**values).on_conflict_do_nothing()
+    return bool(db.execute(statement).rowcount)
 
 
 def _stored_submitter(db: sa.Connection, org: str) -> str | None:
