@@ -256,6 +256,17 @@ RACER = textwrap.dedent(
 )
 
 
+async def test_an_attempt_and_its_audit_record_are_written_together_and_a_refused_one_leaves_none(ledger: Ledger) -> None:
+    attempt = Attempt("a1", ORG, "stdio", "acc", False, "h", datetime.now(UTC), plan_job_id="p")
+    await ledger.begin_attempt(attempt, audit=audit_record(kind="attempt", job_id=None, status=None))
+    with pytest.raises(sa.exc.IntegrityError):  # the same attempt again: its record must not stay behind
+        await ledger.begin_attempt(attempt, audit=audit_record(kind="attempt", note="second", job_id=None, status=None))
+    await ledger.finish_attempt("a1", outcome="created", job_id="j1", audit=audit_record(note="done"))
+    trail = await ledger.recent_audit()
+    assert [(r.kind, r.note) for r in trail] == [("outcome", "done"), ("attempt", None)]
+    assert await ledger.attempts_in_doubt(ORG) == [], "finished: created"
+
+
 async def test_two_processes_racing_on_a_fresh_database_get_one_winner_per_plan_and_per_job(url: str) -> None:
     """Two server processes start together on a database nobody opened yet, then send 25 real
     runs each with the same plan, and 25 claims each of the same job, all at once."""

@@ -261,16 +261,20 @@ class Ledger:
 
     # --- Attempts and claims ----------------------------------------------------------
 
-    async def begin_attempt(self, attempt: Attempt) -> None:
-        """Record the attempt before its POST is sent, so that a crash leaves a trace."""
+    async def begin_attempt(self, attempt: Attempt, *, audit: AuditRecord | None = None) -> None:
+        """Record the attempt before its POST is sent, so that a crash leaves a trace; with
+        `audit`, its record in the same transaction (one commit, one fsync, before the POST)."""
         require_aware("Attempt.started_at", attempt.started_at)
         statement = sa.insert(schema.attempts).values(
             {field.name: getattr(attempt, field.name) for field in fields(attempt)} | {"started_at": _epoch(attempt.started_at)}
         )
-        await self._write(lambda db: db.execute(statement))
+        await self._write(partial(_execute, statement, audit))
 
-    async def finish_attempt(self, attempt_id: str, *, outcome: str, job_id: str | None, note: str | None = None) -> None:
-        """Record how the attempt ended: created, found, unknown, refused or failed."""
+    async def finish_attempt(
+        self, attempt_id: str, *, outcome: str, job_id: str | None, note: str | None = None, audit: AuditRecord | None = None
+    ) -> None:
+        """Record how the attempt ended: created, found, unknown, refused or failed; with
+        `audit`, its outcome record in the same transaction."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}, got {outcome!r}")
         statement = (
@@ -278,7 +282,7 @@ class Ledger:
             .where(schema.attempts.c.attempt_id == attempt_id)
             .values(finished_at=time.time(), outcome=outcome, job_id=job_id, note=note)
         )
-        await self._write(lambda db: db.execute(statement))
+        await self._write(partial(_execute, statement, audit))
 
     async def attempts_in_doubt(self, org: str) -> list[Attempt]:
         """Attempts that may have created a job nobody reported, newest first: those whose
@@ -337,14 +341,7 @@ class Ledger:
 
     async def audit(self, record: AuditRecord) -> int:
         """Append the record (its `id` is ignored); returns the id it got."""
-        statement = sa.insert(schema.audit).values(
-            {field.name: getattr(record, field.name) for field in fields(record) if field.name != "id"}
-            | {
-                "at": _epoch(record.at),
-                "parameters": json.dumps(record.parameters, sort_keys=True, ensure_ascii=False),
-                "approvers": _approvers_json(record.approvers),
-            }
-        )
+        statement = _audit_insert(record)
         key = await self._write(lambda db: db.execute(statement).inserted_primary_key)
         assert key is not None, "an INSERT of one row has a primary key"
         return int(key[0])
@@ -497,6 +494,24 @@ def _schema_lock(connection: sa.Connection) -> Iterator[sa.Connection]:
         db.exec_driver_sql("ROLLBACK")
         raise
     db.exec_driver_sql("COMMIT")
+
+
+def _audit_insert(record: AuditRecord) -> sa.Insert:
+    return sa.insert(schema.audit).values(
+        {field.name: getattr(record, field.name) for field in fields(record) if field.name != "id"}
+        | {
+            "at": _epoch(record.at),
+            "parameters": json.dumps(record.parameters, sort_keys=True, ensure_ascii=False),
+            "approvers": _approvers_json(record.approvers),
+        }
+    )
+
+
+def _execute(statement: sa.Executable, audit: AuditRecord | None, db: sa.Connection) -> None:
+    """The statement, and the audit record beside it when there is one: one unit of work."""
+    db.execute(statement)
+    if audit is not None:
+        db.execute(_audit_insert(audit))
 
 
 def _insert_if_absent(db: sa.Connection, table: sa.Table, **values: Any) -> bool:

@@ -357,12 +357,13 @@ async def _ask_approvers(ctx: Context, state: Services, submission: Submission) 
     try:
         gate = await desk.gate(org, plan, principal=principal(), request_base=base)
     except ApprovalRefused as error:
-        await _audit(state, submission, consent="refused", detail=str(error))
+        await state.ledger.audit(_audit_record(submission, consent="refused", detail=str(error)))
         raise ToolError(str(error)) from None
     if gate.status.met:
         return _approved(gate)
+    standing = f"approval {gate.request.approval_id}: {gate.status.reason}"
     if gate.status.state in ("rejected", "expired"):
-        await _audit(state, submission, consent="refused", detail=f"approval {gate.request.approval_id}: {gate.status.reason}")
+        await state.ledger.audit(_audit_record(submission, consent="refused", detail=standing))
         final = "the decision is final" if gate.status.state == "rejected" else "an approval never outlives its plan"
         raise ToolError(
             f"Real run refused: {gate.status.reason} ({final}). Nothing was sent. Next: run a new dry run of "
@@ -378,7 +379,8 @@ async def _ask_approvers(ctx: Context, state: Services, submission: Submission) 
             gate = await desk.gate(org, plan, principal=principal(), request_base=base)  # decided meanwhile?
             if gate.status.met:
                 return _approved(gate)
-    await _audit(state, submission, consent="refused", detail=f"approval {gate.request.approval_id}: {gate.status.reason}")
+    standing = f"approval {gate.request.approval_id}: {gate.status.reason}"
+    await state.ledger.audit(_audit_record(submission, consent="refused", detail=standing))
     return ConsentNotAsked(verdict="approval-pending", reason=gate.status.reason, approval=_view(gate, APPROVAL_NEXT_STEP))
 
 
@@ -396,7 +398,7 @@ async def ask_consent(
         return ConsentNotAsked(verdict="waived", reason="the operator's consent policy is plan-token")
     capabilities = ctx.client_capabilities
     if capabilities is None or capabilities.elicitation is None:
-        await _audit(state, submission, consent="refused", detail="the client cannot be asked")
+        await state.ledger.audit(_audit_record(submission, consent="refused", detail="the client cannot be asked"))
         raise ToolError(
             "Real run refused: this server asks the user to confirm every real run, and this client cannot be asked "
             "(it did not declare elicitation, or it speaks the 2025-11-25 protocol over stateless HTTP, where a "
@@ -431,8 +433,7 @@ def _not_asked(consent: ElicitationResult[Consent]) -> ConsentNotAsked | None:
 # --- Submitting once ----------------------------------------------------------------------
 
 
-async def _audit(
-    state: Services,
+def _audit_record(
     submission: Submission,
     *,
     consent: str,
@@ -442,24 +443,22 @@ async def _audit(
     status: str | None = None,
     note: str | None = None,
     approvers: tuple[Approver, ...] = (),
-) -> None:
-    await state.ledger.audit(
-        AuditRecord(
-            kind=kind,
-            principal=principal(),
-            org=submission.org.key,
-            accelerator_id=submission.spec.id,
-            dry_run=submission.dry_run,
-            parameters=submission.masked_parameters(),
-            parameters_hash=submission.parameters_hash,
-            plan_job_id=submission.plan.id if submission.plan else None,
-            consent=consent,
-            consent_detail=detail,
-            job_id=job_id,
-            status=status,
-            note=note,
-            approvers=approvers,
-        )
+) -> AuditRecord:
+    return AuditRecord(
+        kind=kind,
+        principal=principal(),
+        org=submission.org.key,
+        accelerator_id=submission.spec.id,
+        dry_run=submission.dry_run,
+        parameters=submission.masked_parameters(),
+        parameters_hash=submission.parameters_hash,
+        plan_job_id=submission.plan.id if submission.plan else None,
+        consent=consent,
+        consent_detail=detail,
+        job_id=job_id,
+        status=status,
+        note=note,
+        approvers=approvers,
     )
 
 
@@ -496,8 +495,7 @@ async def _send(state: Services, submission: Submission, consent: str, *, approv
                     f"a plan backs exactly one run. Nothing was sent. Next: {ToolName.LIST_JOBS} with "
                     f"accelerator_id={submission.spec.id}."
                 )
-        await ledger.begin_attempt(attempt)
-        await _audit(state, submission, consent=consent, approvers=approvers)
+        await ledger.begin_attempt(attempt, audit=_audit_record(submission, consent=consent, approvers=approvers))
         try:
             outcome = await submit_once(
                 org.client,
@@ -510,9 +508,10 @@ async def _send(state: Services, submission: Submission, consent: str, *, approv
         except GenesysError as error:
             if plan is not None:
                 await ledger.release_plan(org.key, plan.id, attempt_id=attempt.attempt_id)
-            await ledger.finish_attempt(attempt.attempt_id, outcome="failed", job_id=None, note=type(error).__name__)
-            note = f"not submitted: {type(error).__name__}"
-            await _audit(state, submission, consent=consent, kind="outcome", note=note, approvers=approvers)
+            failed = type(error).__name__
+            note = f"not submitted: {failed}"
+            record = _audit_record(submission, consent=consent, kind="outcome", note=note, approvers=approvers)
+            await ledger.finish_attempt(attempt.attempt_id, outcome="failed", job_id=None, note=failed, audit=record)
             raise
         await _record(state, submission, attempt, outcome, consent, approvers)
     return outcome
@@ -530,16 +529,16 @@ async def _record(
     if isinstance(outcome, Unknown):
         if plan is not None:
             await ledger.mark_plan_in_doubt(submission.org.key, plan.id, attempt_id=attempt.attempt_id, reason=outcome.reason)
-        await ledger.finish_attempt(attempt.attempt_id, outcome="unknown", job_id=None, note=outcome.reason)
         note = f"outcome unknown: {outcome.reason}"
-        await _audit(state, submission, consent=consent, kind="outcome", note=note, approvers=approvers)
+        record = _audit_record(submission, consent=consent, kind="outcome", note=note, approvers=approvers)
+        await ledger.finish_attempt(attempt.attempt_id, outcome="unknown", job_id=None, note=outcome.reason, audit=record)
         return
     if plan is not None:
         await ledger.mark_plan_backed(submission.org.key, plan.id, attempt_id=attempt.attempt_id, job_id=outcome.job.id)
     kind = "created" if isinstance(outcome, Created) else "found"
-    await ledger.finish_attempt(attempt.attempt_id, outcome=kind, job_id=outcome.job.id)
     job = outcome.job
-    await _audit(state, submission, consent=consent, kind="outcome", job_id=job.id, status=job.status, approvers=approvers)
+    record = _audit_record(submission, consent=consent, kind="outcome", job_id=job.id, status=job.status, approvers=approvers)
+    await ledger.finish_attempt(attempt.attempt_id, outcome=kind, job_id=job.id, audit=record)
 
 
 async def _look_again(state: Services, submission: Submission) -> SubmitOutcome:
@@ -659,7 +658,7 @@ async def submit_job(
         )
         return structured(result, text, submission.org)
     if verdict in ("declined", "cancelled"):
-        await _audit(state, submission, consent=verdict)
+        await state.ledger.audit(_audit_record(submission, consent=verdict))
         result = SubmitResult(
             submitted=False,
             parameters=masked,
