@@ -130,7 +130,7 @@ def bench_server(connect: ClientFactory) -> MCPServer[Any]:
     """The real server as `serve` builds it, over `connect`, with a fresh ledger of its own."""
     directory = Path(tempfile.mkdtemp(prefix="iac-mcp-bench-"))
     settings = Settings(consent=ConsentPolicy.PLAN_TOKEN)  # the flows measure the server, not a consent dialogue
-    ledger = partial(ledger_at, f"sqlite+aiosqlite:///{directory / 'ledger.sqlite3'}")
+    ledger = partial(ledger_at, f"sqlite:///{directory / 'ledger.sqlite3'}")
     return build_server(connect, settings, ledger=ledger, signing_key=SIGNING_KEY)
 
 

@@ -40,7 +40,7 @@ and the default ledger lives in a directory of the test run's own."""
 
 def fresh_ledger_url() -> str:
     """A new, empty SQLite ledger in a temporary directory."""
-    return f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp(prefix='iac-mcp-ledger-')) / 'ledger.sqlite3'}"
+    return f"sqlite:///{Path(tempfile.mkdtemp(prefix='iac-mcp-ledger-')) / 'ledger.sqlite3'}"
 
 
 def fresh_ledger(url: str | None = None) -> LedgerFactory:

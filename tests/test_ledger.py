@@ -56,13 +56,21 @@ async def consume(ledger: Ledger, plan: str, attempt_id: str, org: str = ORG) ->
 
 
 async def execute(url: str, statement: str) -> None:
-    """Change the database behind the ledger's back, as another release or an operator would."""
-    engine = create_async_engine(normalize_database_url(url))
+    """Change the database behind the ledger's back, as another release or an operator would
+    (SQLite through Python's sqlite3, as the ledger itself; PostgreSQL through asyncpg)."""
+    target = normalize_database_url(url)
+    if target.startswith("sqlite"):
+        engine = sa.create_engine(target)
+        with engine.begin() as sync_db:
+            sync_db.execute(sa.text(statement))
+        engine.dispose()
+        return
+    async_engine = create_async_engine(target)
     try:
-        async with engine.begin() as db:
+        async with async_engine.begin() as db:
             await db.execute(sa.text(statement))
     finally:
-        await engine.dispose()
+        await async_engine.dispose()
 
 
 # --- Plans --------------------------------------------------------------------------------
@@ -337,10 +345,10 @@ async def test_an_older_schema_is_upgraded_step_by_step(url: str, monkeypatch: p
 # --- URLs -----------------------------------------------------------------------------------
 
 
-def test_urls_become_async_sqlalchemy_urls() -> None:
-    assert normalize_database_url("sqlite:////var/lib/x.sqlite3") == "sqlite+aiosqlite:////var/lib/x.sqlite3"
-    assert normalize_database_url(" sqlite+aiosqlite:////var/lib/x.sqlite3 ") == "sqlite+aiosqlite:////var/lib/x.sqlite3"
-    assert normalize_database_url("sqlite:///~/l.sqlite3") == f"sqlite+aiosqlite:///{Path.home()}/l.sqlite3"
+def test_urls_become_the_sqlalchemy_urls_the_ledger_connects_with() -> None:
+    assert normalize_database_url("sqlite:////var/lib/x.sqlite3") == "sqlite:////var/lib/x.sqlite3"
+    assert normalize_database_url(" sqlite+aiosqlite:////var/lib/x.sqlite3 ") == "sqlite:////var/lib/x.sqlite3"
+    assert normalize_database_url("sqlite:///~/l.sqlite3") == f"sqlite:///{Path.home()}/l.sqlite3"
     assert normalize_database_url("postgresql://u@db.example:5433/ledger") == "postgresql+asyncpg://u@db.example:5433/ledger"
     assert normalize_database_url("postgres://u:p%40ss@h/l") == "postgresql+asyncpg://u:p%40ss@h/l"
     assert normalize_database_url("postgresql://test@/postgres?host=/tmp/x&port=55432") == (
@@ -371,11 +379,11 @@ async def test_the_default_is_sqlite_in_the_state_directory_created_on_open(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = default_database_url({"XDG_STATE_HOME": str(tmp_path / "state")})
-    assert url == f"sqlite+aiosqlite:///{tmp_path}/state/iac-mcp/ledger.sqlite3"
+    assert url == f"sqlite:///{tmp_path}/state/iac-mcp/ledger.sqlite3"
     await (await Ledger.open(url)).aclose()
     assert (tmp_path / "state" / "iac-mcp" / "ledger.sqlite3").is_file()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    expected = f"sqlite+aiosqlite:///{tmp_path}/home/.local/state/iac-mcp/ledger.sqlite3"
+    expected = f"sqlite:///{tmp_path}/home/.local/state/iac-mcp/ledger.sqlite3"
     assert default_database_url({}) == expected
     assert default_database_url({"XDG_STATE_HOME": "relative/dir"}) == expected, "relative XDG paths are ignored"
 

@@ -95,9 +95,7 @@ class Ledger:
                 raise LedgerConfigError(
                     f"The ledger's directory {directory} cannot be created ({error.strerror}): check {DATABASE_URL_ENV}."
                 ) from None
-            engine: sa.Engine | AsyncEngine = sa.create_engine(
-                parsed.set(drivername="sqlite"), connect_args={"timeout": SQLITE_BUSY_MS / 1000}
-            )
+            engine: sa.Engine | AsyncEngine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             from sqlalchemy.ext.asyncio import create_async_engine

@@ -19,6 +19,7 @@ DATABASE_URL_ENV = "IAC_MCP_DATABASE_URL"
 FORMS = "sqlite:////absolute/path.sqlite3 or postgresql://user@host:port/database"
 
 SQLITE_DRIVERS = ("sqlite", "sqlite+aiosqlite")
+"""`sqlite+aiosqlite` is what earlier releases wrote: still read, normalised to the sqlite3 module."""
 POSTGRESQL_DRIVERS = ("postgresql", "postgres", "postgresql+asyncpg")
 
 
@@ -34,11 +35,12 @@ def default_database_url(env: Mapping[str, str] = os.environ) -> str:
     """
     state = env.get("XDG_STATE_HOME", "")
     base = Path(state) if os.path.isabs(state) else Path.home() / ".local" / "state"
-    return f"sqlite+aiosqlite:///{base / 'iac-mcp' / 'ledger.sqlite3'}"
+    return f"sqlite:///{base / 'iac-mcp' / 'ledger.sqlite3'}"
 
 
 def normalize_database_url(url: str) -> str:
-    """The SQLAlchemy async URL (aiosqlite or asyncpg) for an operator's ledger URL, as text."""
+    """The SQLAlchemy URL the ledger connects with (Python's sqlite3, or asyncpg) for an operator's
+    ledger URL, as text."""
     return parse_database_url(url).render_as_string(hide_password=False)
 
 
@@ -64,7 +66,7 @@ def parse_database_url(url: str) -> URL:
             raise LedgerConfigError(
                 f"{DATABASE_URL_ENV} names a relative SQLite path: write four slashes for an absolute one, {FORMS}."
             )
-        return parsed.set(drivername="sqlite+aiosqlite", database=str(path))
+        return parsed.set(drivername="sqlite", database=str(path))
     if parsed.drivername in POSTGRESQL_DRIVERS:
         query = dict(parsed.query)
         port = query.pop("port", None)
@@ -75,7 +77,7 @@ def parse_database_url(url: str) -> URL:
             parsed = parsed.set(port=int(port))
         return parsed
     raise LedgerConfigError(
-        f"{DATABASE_URL_ENV} must be a sqlite:// or postgresql:// URL (drivers aiosqlite, asyncpg): use {FORMS}."
+        f"{DATABASE_URL_ENV} must be a sqlite:// or postgresql:// URL (drivers sqlite3, asyncpg): use {FORMS}."
     )
 
 
