@@ -268,10 +268,11 @@ def _structure(node: dict[str, Any]) -> dict[str, Any]:
 
 
 def lean_content(model: BaseModel) -> dict[str, Any]:
-    """The model as structured content without what it lets be absent: a null anywhere (the
-    schemas never offer one), and an empty list, object or string in a field that has a
-    default. Flags, counts and other values always stay. Driven by the model, not the schema,
-    so an advertised schema may refer to another tool's result instead of repeating it."""
+    """The model as structured content without what it lets be absent: a field that is null (the
+    schemas never offer one), or an empty list, object or string in a field that has a
+    default; a free-form dict's values stay as they are. Flags, counts and other values always
+    stay. Driven by the model, not the schema, so an advertised schema may refer to another
+    tool's result instead of repeating it."""
     return cast("dict[str, Any]", _lean(model, model.model_dump(mode="json")))
 
 
