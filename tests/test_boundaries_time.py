@@ -7,6 +7,7 @@ timeouts; `slow` faults hold its answers.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from servers import (
     all_descriptions,
     everything_in,
     fresh_ledger,
+    sandbox,
     server_settings,
     text_of,
 )
@@ -34,7 +36,7 @@ from iac_mcp.genesys.pacing import SlidingWindowLimiter, sharing_as
 from iac_mcp.sandbox.faults import slow
 from iac_mcp.server.app import build_server
 from iac_mcp.settings import Settings
-from iac_mcp.upstream import genesys_client
+from iac_mcp.upstream import genesys_client, sandbox_client
 
 pytestmark = pytest.mark.anyio
 
@@ -177,3 +179,22 @@ def test_the_time_limit_and_wait_cap_are_settings() -> None:
     assert Settings().call_time_limit == 45.0
     with pytest.raises(ValueError):
         Settings(call_time_limit=1)
+
+
+async def test_a_call_with_no_room_under_the_rate_limit_says_when_to_try_again_and_sends_nothing() -> None:
+    """Before: the pacer giving up at the time limit read as "Genesys could not be reached"."""
+    app = sandbox()
+    upstream = partial(sandbox_client, app, pacer=SlidingWindowLimiter(rate=2, period=60))  # the token, then one listing
+    server = build_server(upstream, server_settings(call_time_limit=LIMIT), ledger=fresh_ledger())
+    async with Client(server, mode="auto") as client:
+        first = await client.call_tool("list-jobs", {})
+        sent = sum(app.state.sandbox.requests.values())
+        second, elapsed = await timed(lambda: client.call_tool("list-jobs", {}))
+    assert not first.is_error, text_of(first)
+    assert second.is_error and sum(app.state.sandbox.requests.values()) == sent, "nothing more was sent"
+    text = text_of(second)
+    assert "the rate limit (2 requests in 60 s) had no room for it" in text, text
+    wait = re.search(r"rate budget for this client is spent for now: wait (\d+) seconds, then try again", text)
+    assert wait and 60 - LIMIT - 2 <= int(wait.group(1)) <= 60, text  # when the window frees a slot
+    assert "could not be reached" not in text, text
+    assert elapsed < LIMIT + 5, f"the call took {elapsed:.1f} s, past its {LIMIT:g} s limit"

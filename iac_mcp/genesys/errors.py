@@ -49,6 +49,15 @@ class TransportError(GenesysError):
         super().__init__(message)
 
 
+class RateBudgetSpent(TransportError):
+    """Nothing was sent: pacing found no room under Genesys' rate limit before the call's time
+    limit, so `retry_after` seconds must pass first. Not a network fault: a busy client."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, maybe_processed=False)
+
+
 class UnexpectedResponseError(GenesysError):
     """Genesys answered 2xx with a body that is not what the API documents.
 

@@ -75,11 +75,17 @@ class SlidingWindowLimiter:
                     self._grant(caller)
                     return
                 else:
-                    await self._sleep(self._sent[0] + self.period - now)
+                    await self._sleep(self.room_in())
         finally:
             del self._waiting[me]
             self._changed.set()
             self._changed = anyio.Event()
+
+    def room_in(self) -> float:
+        """Seconds until the window has room for one more request (0: it has now)."""
+        if len(self._sent) < self.rate:
+            return 0.0
+        return max(0.0, self._sent[0] + self.period - self._clock())
 
     def _next(self) -> object:
         """The waiter whose turn it is: the caller served longest ago, then arrival order."""
@@ -106,6 +112,14 @@ def sharing_as(caller: str) -> Iterator[None]:
         _caller.reset(token)
 
 
+class NoRoomInTime(OutOfTime):
+    """The rate limit had no room for this request before the time limit: nothing was sent."""
+
+    def __init__(self, limiter: SlidingWindowLimiter, *, request: httpx.Request) -> None:
+        self.rate, self.period, self.retry_after = limiter.rate, limiter.period, math.ceil(limiter.room_in())
+        super().__init__("no room under the rate limit before the time limit", request=request)
+
+
 class PacingTransport(httpx.AsyncBaseTransport):
     """A transport layer that waits for room under the rate limit before each send, for no
     longer than the operation's time limit allows (then nothing is sent)."""
@@ -122,5 +136,5 @@ class PacingTransport(httpx.AsyncBaseTransport):
         with anyio.move_on_after(math.inf if left is None else max(left, 0.0)) as waiting:
             await self._limiter.acquire()
         if waiting.cancelled_caught:
-            raise OutOfTime("no room under the rate limit before the time limit", request=request)
+            raise NoRoomInTime(self._limiter, request=request)
         return await self._inner.handle_async_request(request)

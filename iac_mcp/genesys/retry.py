@@ -21,7 +21,8 @@ import anyio
 import httpx
 
 from iac_mcp.genesys.deadline import current_limit, shrink_timeouts, time_left
-from iac_mcp.genesys.errors import CORRELATION_HEADER, TransportError, parse_retry_after
+from iac_mcp.genesys.errors import CORRELATION_HEADER, RateBudgetSpent, TransportError, parse_retry_after
+from iac_mcp.genesys.pacing import NoRoomInTime
 
 logger = logging.getLogger("iac_mcp.genesys")
 
@@ -141,6 +142,12 @@ class RetryTransport(httpx.AsyncBaseTransport):
             started = time.perf_counter()
             try:
                 response = await self._inner.handle_async_request(request)
+            except NoRoomInTime as exc:
+                raise RateBudgetSpent(
+                    f"{method} {path} was not sent: the rate limit ({exc.rate} requests in {exc.period:g} s) had no room "
+                    "for it before the call's time limit ran out.",
+                    retry_after=exc.retry_after,
+                ) from exc
             except httpx.TransportError as exc:
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 if _untrusted_certificate(exc):

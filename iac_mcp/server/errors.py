@@ -19,6 +19,7 @@ from iac_mcp.genesys.errors import (
     InvalidIdError,
     NotFoundError,
     PermissionDeniedError,
+    RateBudgetSpent,
     RateLimitedError,
     ServerError,
     TransportError,
@@ -74,6 +75,8 @@ def _next_step(error: GenesysError, *, subject: str) -> str:
         )
     if isinstance(error, AuthenticationError):
         return "The server could not log in to Genesys: check GENESYSCLOUD_OAUTHCLIENT_ID / _SECRET and the region."
+    if isinstance(error, RateBudgetSpent):
+        return f"Genesys' rate budget for this client is spent for now: wait {error.retry_after:g} seconds, then try again."
     if isinstance(error, TransportError):
         return "Genesys could not be reached: check the network or region, then try again."
     if isinstance(error, ConfigurationError):
