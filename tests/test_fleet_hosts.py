@@ -83,7 +83,9 @@ CLEAR_ERRORS = {
 }
 """What a flow whose real run was cut may be told instead of a job, each with a next step."""
 ALREADY_BACKED = "already backed the real run "
-RATE_LIMITED = "Genesys is rate-limiting this client"
+RATE_LIMITED = ("Genesys is rate-limiting this client", "rate budget for this client is spent")
+"""What a call told to wait for the rate limit says: a 429, or this server's pacing out of room
+(each replica's token allows 300 requests a minute, and 100 fast flows need more)."""
 
 
 @dataclass(frozen=True)
@@ -295,7 +297,8 @@ class Flow:
 
 @dataclass
 class Driver:
-    """Sends each call of a flow to the next replica, and on a lost call to the one after."""
+    """Sends each call of a flow to the next replica, and on a lost call to the one after; a call
+    told to wait for the rate limit waits a second and goes again (nothing was sent)."""
 
     urls: list[str]
     pools: list[httpx2.AsyncClient]
@@ -314,7 +317,8 @@ class Driver:
     async def call(self, flow: Flow, tool: str, arguments: dict[str, Any], *, real_run: bool = False) -> CallToolResult:
         if real_run:
             self.real_runs_sent += 1
-        for _ in range(len(self.urls) + 1):
+        lost = 0
+        while lost <= len(self.urls):
             replica = flow.turn % len(self.urls)
             flow.turn += 1
             call = Call(flow.index, tool, replica, real_run, time.monotonic())
@@ -328,12 +332,16 @@ class Driver:
                 outcome = await session.call(tool, arguments)
             finally:
                 call.ended = time.monotonic()
-            if not isinstance(outcome, Lost):
-                flow.texts.append(text_of(outcome))
+            if isinstance(outcome, Lost):
+                call.lost = True
+                if self.sessions.get(replica) is session:
+                    self.sessions.pop(replica).close()  # the next call there opens a new session
+                lost += 1
+                continue
+            flow.texts.append(text_of(outcome))
+            if not (outcome.is_error and any(words in text_of(outcome) for words in RATE_LIMITED)):
                 return outcome
-            call.lost = True
-            if self.sessions.get(replica) is session:
-                self.sessions.pop(replica).close()  # the next call there opens a new session
+            await anyio.sleep(1)  # the next step it names: wait, then try again (nothing was sent)
         raise FleetUnreachable(f"{tool}: every replica lost the call")
 
     def _session(self, replica: int) -> Session:
@@ -374,9 +382,6 @@ async def _followed(driver: Driver, flow: Flow, job_id: str) -> CallToolResult:
     caller, and a caller's concurrent waits are capped per replica (the rest are read once)."""
     while True:
         read = await driver.call(flow, "get-job", {"job_id": job_id, "wait_seconds": 30})
-        if read.is_error and RATE_LIMITED in text_of(read):
-            await anyio.sleep(1)  # the next step it names: wait, then try again
-            continue
         if read.is_error or read.structured_content["terminal"]:
             return read
         await anyio.sleep(read.structured_content.get("poll_after_seconds") or 1)
