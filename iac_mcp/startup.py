@@ -213,7 +213,7 @@ def serve(settings: Settings) -> int:
     desk = approval_desk(settings, key, loopback_listener(settings.approval_port))
     upstreams = open_upstream(settings)
     approvers_can_sign_in(settings, upstreams)
-    server = build_server(upstreams, settings, ledger=open_ledger(settings), signing_key=key, desk=desk)
+    server = build_server(upstreams, settings, ledger=open_ledger(settings), signing_key=key, desk=desk, open_while_serving=True)
     log.info("Serving MCP over stdio in %s mode", settings.mode)
     server.run("stdio")
     return 0

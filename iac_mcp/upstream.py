@@ -24,13 +24,14 @@ from iac_mcp.genesys.errors import ConfigurationError
 from iac_mcp.genesys.metering import MeteringTransport
 from iac_mcp.genesys.pacing import SlidingWindowLimiter
 from iac_mcp.genesys.retry import RetryPolicy
-from iac_mcp.ledger import Ledger, default_database_url
+from iac_mcp.ledger import default_database_url, open_at
 from iac_mcp.profiles import load_profiles
 from iac_mcp.settings import Settings
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from iac_mcp.ledger import Ledger
     from iac_mcp.server.app import LedgerFactory, OrgUpstream
 
 log = logging.getLogger("iac_mcp")
@@ -126,7 +127,7 @@ def database_url(settings: Settings) -> str:
 
 @asynccontextmanager
 async def ledger_at(url: str) -> AsyncIterator[Ledger]:
-    book = await Ledger.open(url)
+    book = await open_at(url)
     try:
         yield book
     finally:

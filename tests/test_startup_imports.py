@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,8 +89,30 @@ def test_audit_reads_the_ledger_without_loading_mcp() -> None:
     assert not loaded(report, "iac_mcp.server")
 
 
-def test_serve_on_the_sqlite_ledger_loads_sqlalchemy_core_only() -> None:
+def test_serve_starts_serving_before_it_loads_sqlalchemy() -> None:
+    """Over stdio the ledger opens while the server answers: `tools/list` does not wait for it."""
     report = probe(SERVE_PROBE, "serve", env=GENESYS)
+    assert loaded(report, "iac_mcp.server.app"), "the probe builds the server"
+    assert not loaded(report, "sqlalchemy")
+    assert not loaded(report, "iac_mcp.ledger.store")
+
+
+LEDGER_PROBE = """
+import json, sys
+import anyio
+from iac_mcp.ledger import open_at
+
+async def main() -> None:
+    book = await open_at(sys.argv[1])
+    await book.aclose()
+
+anyio.run(main)
+print(json.dumps({"code": 0, "loaded": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+def test_a_sqlite_ledger_loads_sqlalchemy_core_only(tmp_path: Path) -> None:
+    report = probe(LEDGER_PROBE, f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
     assert loaded(report, "iac_mcp.ledger.store") and loaded(report, "sqlalchemy.dialects.sqlite")
     assert not loaded(report, "sqlalchemy.orm"), "the asyncio extension (the whole ORM) is PostgreSQL's"
     assert not loaded(report, "sqlalchemy.dialects.postgresql")

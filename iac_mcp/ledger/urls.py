@@ -1,7 +1,8 @@
 """Where the ledger lives: the default SQLite file, and the URLs operators may give.
 
 Every message here names `IAC_MCP_DATABASE_URL` and the accepted forms, and never the URL
-itself: an operator's URL may hold a password.
+itself: an operator's URL may hold a password. SQLAlchemy is imported when a URL is parsed,
+not with this module: start-up only needs the default.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING
 
 from iac_mcp.genesys.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 DATABASE_URL_ENV = "IAC_MCP_DATABASE_URL"
 FORMS = "sqlite:////absolute/path.sqlite3 or postgresql://user@host:port/database"
@@ -51,6 +53,9 @@ def parse_database_url(url: str) -> URL:
     working directory, and `:memory:` would forget every consumed plan at exit.
     PostgreSQL accepts `?host=/socket/dir&port=N` for a unix socket, as libpq does.
     """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url.strip())
     except (ArgumentError, ValueError):
@@ -83,6 +88,9 @@ def parse_database_url(url: str) -> URL:
 
 def display_url(url: str | URL) -> str:
     """The URL with its password hidden, for reports and logs; never raises."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url) if isinstance(url, str) else url
     except (ArgumentError, ValueError):

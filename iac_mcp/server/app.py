@@ -10,26 +10,29 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.request_state import RequestStateSecurity
 
 from iac_mcp import __version__
 from iac_mcp.genesys.client import IacClient
-from iac_mcp.ledger import Ledger
 from iac_mcp.profiles import DEFAULT_PROFILE, Profile
 from iac_mcp.server import completions, prompts, resources, tools
 from iac_mcp.server.approvals import ApprovalDesk, PagesListener, deliver_approval_links, webhook_key
-from iac_mcp.server.services import Org, Services, bind_services, bound_calls
+from iac_mcp.server.services import Org, Services, Starting, bind_services, bound_calls
 from iac_mcp.server.tools.common import ICONS
 from iac_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from iac_mcp.ledger import Ledger
 
 INSTRUCTIONS = files("iac_mcp.server").joinpath("instructions.md").read_text(encoding="utf-8")
 
 ClientFactory = Callable[[], AbstractAsyncContextManager[IacClient]]
 """Opens the Genesys client for the server's lifetime (real Genesys or the sandbox)."""
 
-LedgerFactory = Callable[[], AbstractAsyncContextManager[Ledger]]
+LedgerFactory = Callable[[], AbstractAsyncContextManager["Ledger"]]
 """Opens the ledger for the server's lifetime."""
 
 
@@ -56,7 +59,8 @@ def build_server(
     signing_key: bytes | None = None,
     request_state_security: RequestStateSecurity | None = None,
     desk: ApprovalDesk | None = None,
-) -> MCPServer[Services]:
+    open_while_serving: bool = False,
+) -> MCPServer[Starting]:
     """The iac-mcp server over whatever Genesys `connect` opens: one org (the profile
     `default`), or each org of a sequence, the first being the default.
 
@@ -65,6 +69,9 @@ def build_server(
     it (see `iac_mcp.transports.http`). None keeps mcp's per-process key. `desk` keeps
     approvals; by default one whose links come from the HTTP request's own base (the HTTP
     transport mounts its pages); stdio passes one with a loopback listener.
+    `open_while_serving` opens the ledger and clients in the background (`Starting`), so that
+    a client spawning the server lists its tools sooner; by default they open before the
+    server answers anything, and a ledger that cannot open stops it there.
     """
     key = signing_key or settings.plan_signing_key()
     approvals = desk or approval_desk(settings, key)
@@ -73,7 +80,7 @@ def build_server(
     )
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
+    async def open_services() -> AsyncIterator[Services]:
         async with AsyncExitStack() as stack:
             book = await stack.enter_async_context(ledger())
             orgs = {}
@@ -85,7 +92,16 @@ def build_server(
                 orgs=orgs, default_org=upstreams[0].profile.name, settings=settings, signing_key=key, ledger=book, desk=approvals
             )
 
-    server: MCPServer[Services] = MCPServer(
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Starting]) -> AsyncIterator[Starting]:
+        if open_while_serving:
+            async with Starting.in_background(open_services) as starting:
+                yield starting
+        else:
+            async with open_services() as services:
+                yield Starting(services)
+
+    server: MCPServer[Starting] = MCPServer(
         "iac-mcp",
         title="Genesys Cloud IaC",
         version=__version__,

@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -32,7 +32,7 @@ from mcp.types import INTERNAL_ERROR, ElicitRequest, ElicitRequestURLParams, Inp
 
 from iac_mcp.genesys.config import GenesysConfig
 from iac_mcp.genesys.signin import SignInError, authorize_url, challenge_of, user_for_code
-from iac_mcp.ledger import AuditRecord, Ledger
+from iac_mcp.ledger import AuditRecord
 from iac_mcp.logic.approvals import (
     APPROVE_PERMISSION,
     ApprovalRequest,
@@ -48,6 +48,9 @@ from iac_mcp.logic.approvals import (
     status,
 )
 from iac_mcp.logic.plan_token import derive_key
+
+if TYPE_CHECKING:
+    from iac_mcp.ledger import Ledger
 
 log = logging.getLogger("iac_mcp.approvals")
 

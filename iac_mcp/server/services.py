@@ -3,26 +3,26 @@ and the job reader that masks every job it hands out."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
 from iac_mcp.genesys.client import IacClient
 from iac_mcp.genesys.deadline import time_left, time_limit
-from iac_mcp.genesys.errors import GenesysError
+from iac_mcp.genesys.errors import ConfigurationError, GenesysError
 from iac_mcp.genesys.models import AcceleratorSpecification, InfrastructureascodeJob
 from iac_mcp.genesys.pacing import sharing_as
-from iac_mcp.ledger import Ledger
 from iac_mcp.logic.forms import form_from_spec
 from iac_mcp.logic.jobs import WITHHELD_FOREIGN, masked_job, withheld
 from iac_mcp.logic.orgs import OrgView
@@ -32,6 +32,11 @@ from iac_mcp.server.approvals import SANDBOX_SIGNIN_SUFFIX, ApprovalDesk, Approv
 from iac_mcp.server.lookup import Lookups
 from iac_mcp.settings import Mode, Settings
 from iac_mcp.telemetry import CURRENT_ORG
+
+if TYPE_CHECKING:
+    from iac_mcp.ledger import Ledger
+
+log = logging.getLogger("iac_mcp")
 
 
 class SpecCache:
@@ -327,24 +332,100 @@ class Services:
         return WaitSlots(self.settings.waits_per_caller)
 
 
-_current: ContextVar[Services | None] = ContextVar("iac_mcp_services", default=None)
+class NotStarted(ToolError, ResourceError):
+    """The services could not open: an `isError` result from a tool, an error a resource read
+    shows (mcp withholds the message of any other exception raised there)."""
+
+
+class Starting:
+    """The lifespan state: the services once they are open, and the wait for them until then.
+
+    Over stdio the server answers `initialize` and the listings while its ledger (SQLAlchemy
+    alone takes 0.3 s to import) and clients open in the background (`in_background`); a
+    request that uses them waits for them (`bind_services`). When they cannot open, each
+    such request is refused with the reason, and nothing reaches Genesys.
+    """
+
+    def __init__(self, services: Services | None = None) -> None:
+        self.services = services
+        self.failure: str | None = None
+        self._settled = anyio.Event()
+        if services is not None:
+            self._settled.set()
+
+    async def settled(self) -> Services | None:
+        """The services once they are open; None when they could not be."""
+        await self._settled.wait()
+        return self.services
+
+    def ready(self) -> Services:
+        """The services, or the refusal that says why there are none."""
+        if self.services is None:
+            raise NotStarted(
+                f"iac-mcp could not start: {self.failure or 'it has not finished starting.'} Nothing was sent to Genesys. "
+                "Next: the operator fixes the configuration (`iac-mcp check` reports it) and restarts the server."
+            )
+        return self.services
+
+    @classmethod
+    @asynccontextmanager
+    async def in_background(cls, open_services: Callable[[], AbstractAsyncContextManager[Services]]) -> AsyncIterator[Starting]:
+        """Open the services in a task of their own, yielding at once; they close on exit."""
+        starting = cls()
+        closing = anyio.Event()
+
+        async def keep_open() -> None:
+            try:
+                async with open_services() as services:
+                    starting.services = services
+                    starting._settled.set()
+                    await closing.wait()
+            except Exception as error:
+                if starting._settled.is_set():
+                    raise  # they opened, and failed later: as any lifespan's failure
+                # a configuration error's message is written to be shown; any other's may hold anything
+                starting.failure = str(error) if isinstance(error, ConfigurationError) else f"{type(error).__name__}."
+                log.error("The server's ledger and clients did not open: %s", starting.failure)
+                starting._settled.set()
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(keep_open)
+            try:
+                yield starting
+            finally:
+                closing.set()
+
+
+BOUNDED_METHODS = frozenset({"tools/call", "resources/read", "completion/complete"})
+"""Requests that use the services and reach Genesys, and so run under the call's time limit
+and its caller's share."""
+
+
+_current: ContextVar[Starting | None] = ContextVar("iac_mcp_services", default=None)
 
 
 async def bind_services(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-    """Middleware making the services reachable from handlers mcp calls without a Context.
-
-    mcp 2.3 hands neither a completion handler nor a static resource the lifespan state, so
-    it travels in a context variable for the one request.
+    """Middleware: a request that uses the services waits for them to open, then has them as
+    its lifespan context, and in a context variable: mcp 2.3 hands neither a completion
+    handler nor a static resource the lifespan state. Other requests (`initialize`, the
+    listings, notifications) never wait. When the services could not open, the request goes
+    on without them, to be refused by `services` with the reason.
     """
-    token = _current.set(ctx.lifespan_context)
-    try:
+    if ctx.method not in BOUNDED_METHODS:
         return await call_next(ctx)
+    starting: Starting = ctx.lifespan_context
+    services = await starting.settled()
+    token = _current.set(starting)
+    try:
+        return await call_next(ctx if services is None else replace(ctx, lifespan_context=services))
     finally:
         _current.reset(token)
 
 
 def current_services() -> Services | None:
-    return _current.get()
+    """The request's services (None outside a request), or the refusal saying why there are none."""
+    starting = _current.get()
+    return None if starting is None else starting.ready()
 
 
 def principal() -> str:
@@ -353,16 +434,12 @@ def principal() -> str:
     return token.client_id if token is not None and token.client_id else "stdio"
 
 
-BOUNDED_METHODS = frozenset({"tools/call", "resources/read", "completion/complete"})
-"""Requests that reach Genesys, and so run under the call's time limit and its caller's share."""
-
-
 async def bound_calls(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
     """Middleware: a request that reaches Genesys gets the configured time limit, its
     requests count as its caller's share of the rate limit, and telemetry learns its org."""
-    if ctx.method not in BOUNDED_METHODS:
+    state = ctx.lifespan_context
+    if ctx.method not in BOUNDED_METHODS or not isinstance(state, Services):
         return await call_next(ctx)
-    state: Services = ctx.lifespan_context
     arguments = (ctx.params or {}).get("arguments") or {}
     named = arguments.get("org") if isinstance(arguments, dict) else None
     org = named if isinstance(named, str) and named in state.orgs else state.default_org

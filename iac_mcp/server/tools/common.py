@@ -24,7 +24,7 @@ from iac_mcp.genesys.ids import MAX_ID_LENGTH
 from iac_mcp.logic.orgs import org_line, org_named
 from iac_mcp.logic.redaction import mask_values
 from iac_mcp.server.errors import describe_error
-from iac_mcp.server.services import Org, Services
+from iac_mcp.server.services import Org, Services, Starting
 from iac_mcp.vocabulary import ToolName
 
 ACCELERATOR_ID = Annotated[str, Field(description=f"From {ToolName.LIST_ACCELERATORS}.", max_length=MAX_ID_LENGTH)]
@@ -88,9 +88,9 @@ def guarded(handler: Callable[P, Awaitable[R]], action: str, *, subject: Subject
 def _masked(message: str, arguments: dict[str, Any]) -> str:
     """Upstream text may echo a credential or a secret the call carried: mask them all."""
     ctx = next((value for value in arguments.values() if isinstance(value, Context)), None)
-    if ctx is None:
+    state = ctx.request_context.lifespan_context if ctx is not None else None
+    if not isinstance(state, Services):  # no context, or no services opened: the call used no credential
         return message
-    state = services(ctx)
     credentials = [secret for org in state.orgs.values() for secret in org.client.credentials()]
     return mask_values(message, (*credentials, *_call_secrets(state, arguments)))
 
@@ -114,7 +114,9 @@ class _Blank(dict[str, Any]):
 
 
 def services(ctx: Context) -> Services:
-    return cast("Services", ctx.request_context.lifespan_context)
+    """The call's services; a refusal naming why when they could not open (`Starting.ready`)."""
+    state = ctx.request_context.lifespan_context
+    return state.ready() if isinstance(state, Starting) else cast("Services", state)
 
 
 def structured(model: BaseModel, text: str, org: Org) -> CallToolResult:
