@@ -6,10 +6,19 @@ the server process's memory after serving a whole flow.
 sandbox over real HTTP), and as the demo runs it, with the sandbox embedded (`--sandbox`).
 Within each round every side is spawned once, the order reversed every other round, so
 that machine noise hits all sides alike; the figures are medians over the rounds.
+
+`BENCH_SERVER_PYTHON=/path/to/venv/bin/python` spawns every side with that interpreter, such
+as a virtual environment with iac-mcp installed as a user installs it (`pip install iac-mcp`,
+without the test extras: the test venv's rich and pygments, which httpx imports when they
+are present, cost about 50 ms). The benchmark itself still runs in this one.
+`BENCH_BASELINE=/path/to/checkout` (a `git worktree` of an earlier commit) adds that
+checkout's `iac-mcp serve` against the same Genesys, spawned in the same rounds: before and
+after side by side in one run.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -28,6 +37,8 @@ MINIMAL = Path(__file__).with_name("minimal_server.py")
 ERAS = (("auto", "2026-07-28 (mode=auto)"), ("legacy", "2025-11-25 handshake (mode=legacy)"))
 NOT_MEASURED = "—"
 SETTINGS_PREFIXES = ("GENESYSCLOUD_", "IAC_MCP_")
+SERVER_PYTHON = os.environ.get("BENCH_SERVER_PYTHON") or sys.executable
+BASELINE = os.environ.get("BENCH_BASELINE")
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,8 @@ class Side:
     env: dict[str, str] | None = None
     """Variables over mcp's default environment for stdio servers (which every side gets)."""
     flows: bool = True
+    cwd: str | None = None
+    """Where it runs: `-m iac_mcp` imports the checkout there (the baseline's) before any installed one."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +70,7 @@ async def _spawn(side: Side, era: str) -> Sample:
     from http_support import run_flow
 
     started = time.perf_counter()
-    parameters = StdioServerParameters(command=sys.executable, args=side.args, env=side.env)
+    parameters = StdioServerParameters(command=SERVER_PYTHON, args=side.args, env=side.env, cwd=side.cwd)
     async with Client(parameters, mode=era) as client:
         await client.list_tools()
         listed = time.perf_counter() - started
@@ -93,6 +106,9 @@ async def measure(repeats: int) -> Table:
             Side("iac-mcp serve, Genesys over HTTP", SERVE, "iac_mcp serve", env=_settings_only(upstream_env(app, url))),
             Side("iac-mcp serve --sandbox (embedded)", EMBEDDED, "iac_mcp serve"),
         ]
+        if BASELINE:
+            env = _settings_only(upstream_env(app, url))
+            sides.append(Side(f"baseline: {BASELINE}, Genesys over HTTP", SERVE, "iac_mcp serve", env=env, cwd=BASELINE))
         samples: dict[tuple[str, str], list[Sample]] = {(era, side.label): [] for era, _ in ERAS for side in sides}
         for round_ in range(repeats):
             for era, _ in ERAS:
@@ -114,7 +130,7 @@ async def measure(repeats: int) -> Table:
         ],
     )
     for era, era_label in ERAS:
-        baseline = statistics.median(s.listed for s in samples[era, sides[0].label])
+        minimal = samples[era, sides[0].label]
         for side in sides:
             runs = samples[era, side.label]
             listed = statistics.median(s.listed for s in runs)
@@ -123,19 +139,24 @@ async def measure(repeats: int) -> Table:
                     era_label,
                     side.label,
                     listed * 1000,
-                    listed / baseline,
+                    statistics.median(s.listed / m.listed for s, m in zip(runs, minimal, strict=True)),
                     statistics.median(s.listed_rss for s in runs) / 1024,
                     _median_ms([s.flowed for s in runs]),
                     _median_mib([s.flowed_rss for s in runs]),
                     _median_mib([s.peak_rss for s in runs]),
                 ]
             )
-    python = sys.executable.rsplit("/", 1)[-1]
+    python = SERVER_PYTHON.rsplit("/", 1)[-1]
+    if sys.executable != SERVER_PYTHON:
+        table.notes.append(f"Every side spawned with `{SERVER_PYTHON}` (BENCH_SERVER_PYTHON).")
+    if BASELINE:
+        table.notes.append(f"baseline: the checkout at {BASELINE} (BENCH_BASELINE), run there as `iac-mcp serve`.")
     table.notes += [
         f"Spawned by mcp's stdio client, in turn, the order reversed every other round: `{python} benchmarks/{MINIMAL.name}`, "
         f"`{python} {' '.join(SERVE)}` with the GENESYSCLOUD_* variables naming a sandbox served over HTTP by the benchmark "
         f"process (one ledger for all spawns, as a user's), and `{python} {' '.join(EMBEDDED)}`.",
-        "× minimal: this row's median over the minimal server's, in the same protocol era (the goal is ≤ 1.10).",
+        "× minimal: the median over the rounds of this side's time over the minimal server's in the same round and "
+        "protocol era (the goal is ≤ 1.10); paired by round, so that drift between rounds cancels out.",
         "mcp itself imports starlette and uvicorn (`import mcp` does), so the minimal server pays for them as well.",
         "The flow is the whole agent flow (list, describe, dry run, wait, apply with the plan token, wait); "
         "the minimal server has none.",
@@ -144,4 +165,4 @@ async def measure(repeats: int) -> Table:
 
 
 def run(quick: bool) -> Table:
-    return anyio.run(measure, 2 if quick else 9)
+    return anyio.run(measure, 2 if quick else 15)
