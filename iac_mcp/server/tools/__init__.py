@@ -56,9 +56,9 @@ def _compact(server: MCPServer, name: str) -> None:
     registered = server._tool_manager.get_tool(name)  # mcp 2.3 has no public way to amend a schema
     assert registered is not None
     registered.parameters = compact_schema(registered.parameters)
-    model = registered.fn_metadata.output_model
-    if model is not None:
-        registered.fn_metadata.output_schema = output_schema(model)
+    derived = registered.fn_metadata.output_schema
+    if derived is not None:
+        registered.fn_metadata.output_schema = output_schema(derived)
 
 
 ORG_HEADER = "Org"

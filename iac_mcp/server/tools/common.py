@@ -9,13 +9,11 @@ import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import cache
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar, cast
 from urllib.parse import quote
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.mcpserver.utilities.func_metadata import StrictJsonSchema
 from mcp.types import CallToolResult, Icon, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
@@ -236,9 +234,10 @@ def _non_null(prop: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     return out, nullable
 
 
-@cache
-def output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The output schema a tool returning `model` advertises: compacted, and structure only.
+def output_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The output schema a tool advertises, from the one mcp derived from its result model
+    (`StrictJsonSchema`, so an unserialisable result type fails at registration): compacted,
+    and structure only.
 
     Clients validate results by it and code is written against it, but no client hands it to
     the model (tool definitions carry input schemas only), so its descriptions would cost every
@@ -246,7 +245,6 @@ def output_schema(model: type[BaseModel]) -> dict[str, Any]:
     a result means, its field names and enums say the rest. Defaults go too: a result always
     carries its values (`lean_content` leaves out only nulls and empties).
     """
-    schema: dict[str, Any] = model.model_json_schema(schema_generator=StrictJsonSchema)
     return _structure(compact_schema(schema))
 
 
