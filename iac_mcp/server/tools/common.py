@@ -121,9 +121,10 @@ def structured(model: BaseModel, text: str, org: Org) -> CallToolResult:
     """A result with the model as structured content and a concise text rendering beside it,
     both naming the org: two orgs of one server look alike in a client's prompts. The
     structured content is lean (`lean_content`): what the model lets be absent is."""
-    named = model.model_copy(update={"org": org_named(org.view)})
+    view = org.view
+    named = model.model_copy(update={"org": org_named(view)})
     return CallToolResult(
-        content=[TextContent(type="text", text=f"{org_line(org.view)}\n{text}")],
+        content=[TextContent(type="text", text=f"{org_line(view)}\n{text}")],
         structured_content=lean_content(named),
     )
 
