@@ -19,6 +19,7 @@ from servers import CLEAN_ENV, ERAS, connected, fresh_ledger, sandbox, text_of
 
 from iac_mcp.demo import example_arguments
 from iac_mcp.ledger import LedgerConfigError
+from iac_mcp.sandbox.serve import running_sandbox
 
 pytestmark = pytest.mark.anyio
 
@@ -77,12 +78,20 @@ def _closed_port() -> int:
 async def test_a_ledger_that_cannot_open_refuses_every_call_with_the_reason_and_never_its_password(era: str) -> None:
     """Over stdio the ledger opens while the server answers; when it cannot, the tools are
     still listed, and every call is refused (an `isError` result) saying why, before
-    anything reaches Genesys. The URL's password is never shown, in a result or the log."""
+    anything reaches Genesys (a sandbox over HTTP counts: no request, not even for a token).
+    The URL's password is never shown, in a result or the log."""
     password = "ledger-password-never-shown"
     url = f"postgresql://iac:{password}@127.0.0.1:{_closed_port()}/iac"
-    parameters = _server("--log-level", "DEBUG")
-    parameters.env = dict(CLEAN_ENV, IAC_MCP_DATABASE_URL=url)
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as stderr, anyio.fail_after(60):
+    genesys = sandbox()
+    credentials = genesys.state.sandbox.settings
+    with running_sandbox(app=genesys) as api, tempfile.TemporaryFile("w+", encoding="utf-8") as stderr, anyio.fail_after(60):
+        env = CLEAN_ENV | {
+            "GENESYSCLOUD_API_REGION": api,
+            "GENESYSCLOUD_OAUTHCLIENT_ID": credentials.client_id,
+            "GENESYSCLOUD_OAUTHCLIENT_SECRET": credentials.client_secret,
+            "IAC_MCP_DATABASE_URL": url,
+        }
+        parameters = StdioServerParameters(command=sys.executable, args=["-m", "iac_mcp", "serve", "--log-level", "DEBUG"], env=env)
         async with Client(stdio_client(parameters, errlog=stderr), mode=era) as client:
             names = {t.name for t in (await client.list_tools()).tools}
             listing = await client.call_tool("list-accelerators", {})
@@ -99,6 +108,7 @@ async def test_a_ledger_that_cannot_open_refuses_every_call_with_the_reason_and_
         assert "Nothing was sent to Genesys" in said and "restarts the server" in said
     assert "could not start" in str(resource.value)
     assert "did not open" in logged
+    assert genesys.state.sandbox.token_requests == 0 and not genesys.state.sandbox.requests
     assert password not in logged + text_of(listing) + text_of(applied) + str(resource.value)
 
 
