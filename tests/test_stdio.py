@@ -91,7 +91,9 @@ async def test_a_ledger_that_cannot_open_refuses_every_call_with_the_reason_and_
             "GENESYSCLOUD_OAUTHCLIENT_SECRET": credentials.client_secret,
             "IAC_MCP_DATABASE_URL": url,
         }
-        parameters = StdioServerParameters(command=sys.executable, args=["-m", "iac_mcp", "serve", "--log-level", "DEBUG"], env=env)
+        parameters = StdioServerParameters(
+            command=sys.executable, args=["-m", "iac_mcp", "serve", "--log-level", "DEBUG"], env=env
+        )
         async with Client(stdio_client(parameters, errlog=stderr), mode=era) as client:
             names = {t.name for t in (await client.list_tools()).tools}
             listing = await client.call_tool("list-accelerators", {})
