@@ -354,8 +354,11 @@ class Starting:
             self._settled.set()
 
     async def settled(self) -> Services | None:
-        """The services once they are open; None when they could not be."""
-        await self._settled.wait()
+        """The services once they are open; None when they could not be. Once settled, this
+        returns without yielding to the event loop (anyio's `Event.wait` always yields): it
+        runs on every call."""
+        if not self._settled.is_set():
+            await self._settled.wait()
         return self.services
 
     def ready(self) -> Services:
