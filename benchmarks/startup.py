@@ -101,14 +101,14 @@ def _median_mib(values: list[int | None]) -> float | str:
 async def measure(repeats: int) -> Table:
     app = sandbox_app()
     with running_sandbox(app=app) as url:
+        genesys = _settings_only(upstream_env(app, url))
         sides = [
             Side("minimal MCPServer, one tool", [str(MINIMAL)], MINIMAL.name, flows=False),
-            Side("iac-mcp serve, Genesys over HTTP", SERVE, "iac_mcp serve", env=_settings_only(upstream_env(app, url))),
+            Side("iac-mcp serve, Genesys over HTTP", SERVE, "iac_mcp serve", env=genesys),
             Side("iac-mcp serve --sandbox (embedded)", EMBEDDED, "iac_mcp serve"),
         ]
         if BASELINE:
-            env = _settings_only(upstream_env(app, url))
-            sides.append(Side(f"baseline: {BASELINE}, Genesys over HTTP", SERVE, "iac_mcp serve", env=env, cwd=BASELINE))
+            sides.append(Side(f"baseline: {BASELINE}, Genesys over HTTP", SERVE, "iac_mcp serve", env=genesys, cwd=BASELINE))
         samples: dict[tuple[str, str], list[Sample]] = {(era, side.label): [] for era, _ in ERAS for side in sides}
         for round_ in range(repeats):
             for era, _ in ERAS:
